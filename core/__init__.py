@@ -1,0 +1,5 @@
+"""LayerTune core: everything that is not GUI. Never imports Qt."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,396 @@
+"""``layertune`` command line: the same core, no display.
+
+Exit codes a script can rely on:
+
+0 success; 1 unexpected failure; 2 bad command line; 3 pretrained weights missing or
+unusable; 4 bad input (unreadable video, bad CSV, project problem); 130 cancelled (Ctrl-C).
+Progress goes to stderr, results to stdout (``--json``: one JSON document).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Generator, Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WEIGHTS, EXIT_INPUT, EXIT_CANCEL = 0, 1, 2, 3, 4, 130
+
+
+class ProgressPrinter:
+    """Turns core events into a progress bar on stderr."""
+
+    def __init__(self, stream=None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last_key: tuple | None = None
+        self._open = False
+
+    def _bar(self, done: int, total: int, width: int = 28) -> str:
+        frac = 0.0 if total <= 0 else min(1.0, done / total)
+        n = int(round(frac * width))
+        return "[" + "#" * n + "-" * (width - n) + f"] {frac:6.1%}"
+
+    def _emit(self, line: str, key: tuple) -> None:
+        if self.quiet:
+            return
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + line)
+            self._open = True
+        elif key != self._last_key:
+            self.stream.write(line + "\n")
+        self._last_key = key
+        self.stream.flush()
+
+    def _newline(self) -> None:
+        if self._open and not self.quiet:
+            self.stream.write("\n")
+            self.stream.flush()
+        self._open = False
+
+    def __call__(self, ev: object) -> None:
+        from .events import BatchEnd, EpochEnd, Notice, Progress, Validated
+
+        if isinstance(ev, Progress):
+            step = max(1, ev.total // 20)
+            self._emit(f"{ev.stage:>10} {self._bar(ev.done, ev.total)} {ev.done}/{ev.total} "
+                       f"{ev.message}", (ev.stage, ev.done // step if ev.done < ev.total else -1))
+        elif isinstance(ev, BatchEnd):
+            eta = ev.elapsed_s / ev.done * (ev.total - ev.done) if ev.done else 0.0
+            step = max(1, ev.total // 20)
+            self._emit(f"     train {self._bar(ev.done, ev.total)} epoch {ev.epoch + 1} "
+                       f"loss {ev.loss:.4f} {ev.images_per_s:5.0f} img/s ETA {_fmt_s(eta)}",
+                       ("train", ev.done // step))
+        elif isinstance(ev, EpochEnd):
+            self._newline()
+            if not self.quiet:
+                self.stream.write(f"epoch {ev.epoch + 1}: loss {ev.train_loss:.4f}, "
+                                  f"val AUC {ev.val_auc:.4f} (best {ev.best_auc:.4f}, "
+                                  f"epoch {ev.best_epoch + 1})\n")
+        elif isinstance(ev, Validated):
+            pass
+        elif isinstance(ev, Notice):
+            self._newline()
+            if not self.quiet:
+                self.stream.write(("warning: " if ev.level == "warning" else "") + ev.message
+                                  + "\n")
+
+    def close(self) -> None:
+        self._newline()
+
+
+def _fmt_s(s: float) -> str:
+    s = int(max(0, s))
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def drive(gen: Generator, printer: ProgressPrinter | None = None):
+    """Run a core generator to the end, printing its events; returns its value."""
+    printer = printer or ProgressPrinter()
+    try:
+        while True:
+            try:
+                printer(next(gen))
+            except StopIteration as stop:
+                return stop.value
+    finally:
+        gen.close()
+        printer.close()
+
+
+def _jsonable(o):
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if hasattr(o, "tolist"):
+        return _jsonable(o.tolist())
+    return o
+
+
+def _out(args, payload: dict, text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(_jsonable(payload), indent=2))
+    else:
+        print(text)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_schedule(args) -> int:
+    from .model import schedule
+
+    s = schedule(args.depth)
+    rows = [f"{'layer':<6} {'tuned':<6} {'weight lr':>10} {'bias lr':>10}"]
+    for ls in s.layers:
+        rows.append(f"{ls.layer:<6} {'yes' if ls.tuned else 'no':<6} {ls.weight_lr:>10g} "
+                    f"{ls.bias_lr:>10g}")
+    rows.append(f"momentum {s.momentum}, gamma {s.gamma} (rates x gamma^epoch)")
+    _out(args, s.to_dict(), "\n".join(rows))
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from .demo import import_study
+    from .project import Project
+
+    with Project.open_or_create(args.project) as project:
+        added = []
+        printer = ProgressPrinter(quiet=args.quiet)
+        for p in args.paths:
+            st = drive(import_study(project, p, split=args.split), printer)
+            added.append({"id": st.id, "name": st.name, "frames": st.n_frames,
+                          "split": st.split, "path": st.path})
+    _out(args, {"studies": added},
+         "\n".join(f"study {a['id']} {a['name']}: {a['frames']} frames ({a['split']})"
+                   for a in added))
+    return EXIT_OK
+
+
+def cmd_labels(args) -> int:
+    from .labels_io import export_labels_csv, import_labels_csv
+    from .project import Project
+
+    if args.action == "import":
+        with Project.open(args.project) as project:
+            n = import_labels_csv(project, args.file)
+        _out(args, {"imported": n}, f"{n} labels imported from {args.file}")
+    else:
+        with Project.open(args.project) as project:
+            n = export_labels_csv(project, args.file)
+        _out(args, {"exported": n}, f"{n} labels written to {args.file}")
+    return EXIT_OK
+
+
+def _task_options(args):
+    from .tasks.frames import FrameTaskConfig
+
+    return {"config": FrameTaskConfig(crops_per_frame=args.crops, test_crops=args.test_crops)}
+
+
+def cmd_train(args) -> int:
+    from .jobs import train_run
+    from .project import Project
+    from .training import TrainConfig
+
+    cfg = TrainConfig(depth=args.depth, init=args.init, epochs=args.epochs,
+                      batch_size=args.batch_size, patience=args.patience, seed=args.seed,
+                      device=args.device, precision=args.precision)
+    with Project.open(args.project) as project:
+        outcome = drive(train_run(project, cfg, task=args.task, task_options=_task_options(args),
+                                  weights_path=args.weights, fraction=args.fraction),
+                        ProgressPrinter(quiet=args.quiet))
+        run = project.run(outcome.run_id)
+    r = outcome.result
+    payload = {"run": run.id, "status": run.status, "depth": run.depth,
+               "best_val_auc": r.best_auc, "best_epoch": r.best_epoch + 1,
+               "epochs_run": r.epochs_run, "iterations": r.iterations, "stopped": r.stopped,
+               "snapshot": run.best_snapshot, "device": r.device, "precision": r.precision,
+               "history": r.history}
+    _out(args, payload, f"run {run.id} ({run.depth}): best validation AUC {r.best_auc:.4f} "
+                        f"at epoch {r.best_epoch + 1}; model {run.best_snapshot}")
+    return EXIT_OK
+
+
+def _roc_text(res) -> str:
+    lines = [f"AUC {res.auc:.4f} (95% CI {res.auc_ci[0]:.4f}-{res.auc_ci[1]:.4f}, DeLong); "
+             f"{res.n_pos} positive, {res.n_neg} negative"]
+    for op in res.operating_points:
+        lines.append(f"  sensitivity at {op.fpr:.0%} FPR: {op.tpr:.3f} "
+                     f"(95% CI {op.tpr_ci[0]:.3f}-{op.tpr_ci[1]:.3f})")
+    return "\n".join(lines)
+
+
+def cmd_evaluate(args) -> int:
+    from .jobs import evaluate_run
+    from .project import Project
+
+    with Project.open(args.project) as project:
+        res = drive(evaluate_run(project, args.run, task_options=_task_options(args),
+                                 device=args.device), ProgressPrinter(quiet=args.quiet))
+    _out(args, {"run": args.run, **res.to_dict()}, _roc_text(res))
+    return EXIT_OK
+
+
+def cmd_stats(args) -> int:
+    from .metrics import read_scores_csv, roc_analysis
+
+    scores, labels = read_scores_csv(args.scores)
+    res = roc_analysis(scores, labels)
+    _out(args, res.to_dict(), _roc_text(res))
+    return EXIT_OK
+
+
+def cmd_runs(args) -> int:
+    from .project import Project
+
+    with Project.open(args.project) as project:
+        runs = project.runs()
+    rows = [{"id": r.id, "task": r.task, "depth": r.depth, "status": r.status,
+             "best_val_auc": r.best_auc, "started": r.started} for r in runs]
+    _out(args, {"runs": rows}, "\n".join(
+        f"run {r['id']}: {r['task']} {r['depth']} {r['status']} best val AUC "
+        f"{r['best_val_auc'] if r['best_val_auc'] is not None else '-'}" for r in rows)
+        or "no runs yet")
+    return EXIT_OK
+
+
+def cmd_weights(args) -> int:
+    from .weights import cache_path, import_weights, missing_message, resolve_weights
+
+    if args.action == "import":
+        dest = import_weights(args.file)
+        _out(args, {"installed": str(dest)}, f"weights installed at {dest}")
+        return EXIT_OK
+    try:
+        w = resolve_weights(allow_download=False)
+    except Exception:
+        _out(args, {"available": False, "expected": str(cache_path())}, missing_message())
+        return EXIT_WEIGHTS
+    _out(args, {"available": True, "path": str(w.path), "sha256": w.sha256_prefix},
+         f"ImageNet AlexNet weights found: {w.path}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from .demo import SMALL, DemoSize, default_demo_folder, headless_demo
+
+    folder = Path(args.project) if args.project else default_demo_folder()
+    size = SMALL if args.small else DemoSize()
+    summary = drive(headless_demo(folder, size=size, depth=args.depth, epochs=args.epochs,
+                                  weights_path=args.weights, seed=args.seed,
+                                  device=args.device), ProgressPrinter(quiet=args.quiet))
+    t = summary["test"]
+    _out(args, summary,
+         f"demo run {summary['run']} ({summary['depth']}): test AUC {t['auc']:.4f} "
+         f"(95% CI {t['auc_ci'][0]:.4f}-{t['auc_ci'][1]:.4f}) on {t['n_pos'] + t['n_neg']} "
+         f"test frames; project {summary['project']}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .model import DEPTHS, INITS
+
+    p = argparse.ArgumentParser(prog="layertune", description="Fine-tune AlexNet on expert "
+                                "labels at a chosen depth (Tajbakhsh et al., TMI 2016).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp, json_flag=True):
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    def training_opts(sp):
+        sp.add_argument("--crops", type=int, default=200, help="training crops per frame")
+        sp.add_argument("--test-crops", type=int, default=200, help="test crops per frame")
+        sp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+    sp = sub.add_parser("schedule", help="Table II learning rates of a depth")
+    sp.add_argument("--depth", choices=DEPTHS, required=True)
+    common(sp)
+    sp.set_defaults(func=cmd_schedule)
+
+    sp = sub.add_parser("import", help="add videos or frame folders to a project")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--split", choices=("train", "test"), default="train")
+    sp.add_argument("paths", nargs="+")
+    common(sp)
+    sp.set_defaults(func=cmd_import)
+
+    sp = sub.add_parser("labels", help="import or export frame labels (CSV study,frame,label)")
+    sp.add_argument("action", choices=("import", "export"))
+    sp.add_argument("--project", required=True)
+    sp.add_argument("file")
+    common(sp)
+    sp.set_defaults(func=cmd_labels)
+
+    sp = sub.add_parser("train", help="train one run at a depth")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--task", choices=("frames",), default="frames")
+    sp.add_argument("--depth", choices=DEPTHS, required=True)
+    sp.add_argument("--init", choices=INITS, default="gaussian")
+    sp.add_argument("--epochs", type=int, default=30)
+    sp.add_argument("--patience", type=int, default=5)
+    sp.add_argument("--batch-size", type=int, default=32)
+    sp.add_argument("--fraction", type=float, default=1.0, help="share of training videos")
+    sp.add_argument("--weights", help="ImageNet AlexNet weights file (torchvision format)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    training_opts(sp)
+    common(sp)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("evaluate", help="ROC of a run on the test studies")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--run", type=int, required=True)
+    training_opts(sp)
+    common(sp)
+    sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("runs", help="list a project's runs")
+    sp.add_argument("--project", required=True)
+    common(sp)
+    sp.set_defaults(func=cmd_runs)
+
+    sp = sub.add_parser("stats", help="statistics on a scores file")
+    sp.add_argument("kind", choices=("roc",))
+    sp.add_argument("--scores", required=True, help="CSV with columns score,label")
+    common(sp)
+    sp.set_defaults(func=cmd_stats)
+
+    sp = sub.add_parser("weights", help="show or import the pretrained weights")
+    sp.add_argument("action", choices=("status", "import"))
+    sp.add_argument("file", nargs="?")
+    common(sp)
+    sp.set_defaults(func=cmd_weights)
+
+    sp = sub.add_parser("demo", help="the demo project (GUI; headless without a display)")
+    sp.add_argument("--project", help="demo project folder (default ~/LayerTune/demo-project)")
+    sp.add_argument("--headless", action="store_true", help="run the pipeline, no window")
+    sp.add_argument("--small", action="store_true", help="a tiny demo (seconds)")
+    sp.add_argument("--depth", choices=DEPTHS)
+    sp.add_argument("--epochs", type=int)
+    sp.add_argument("--weights")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    common(sp)
+    sp.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .project import ProjectError
+    from .weights import WeightsError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "weights" and args.action == "import" and not args.file:
+        parser.error("weights import needs a FILE")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCEL
+    except WeightsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_WEIGHTS
+    except (ProjectError, ValueError, FileNotFoundError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as exc:
+        from .video import VideoError
+
+        if isinstance(exc, VideoError):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAIL

@@ -1,0 +1,114 @@
+"""The demo project: synthetic colonoscopy-like videos, part of them labelled.
+
+``make_demo_project`` writes a few synthetic videos (informative textured frames and
+non-informative ones: motion blur, wall contact, bubbles, over-exposure), imports them
+into a project, keeps some videos for testing (fully labelled: the ground truth) and
+pre-labels part of the training videos' frames, leaving the rest for the user.
+``headless_demo`` runs the whole pipeline without a display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .events import Notice, Progress
+from .project import Project
+from .tasks.frames import CLASS_NAMES, FrameTaskConfig
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    n_videos: int = 6
+    n_test_videos: int = 2
+    n_frames: int = 150
+    label_fraction: float = 0.6
+    crops_per_frame: int = 8
+    test_crops: int = 8
+    epochs: int = 8
+
+
+SMALL = DemoSize(n_videos=4, n_test_videos=1, n_frames=36, label_fraction=0.75,
+                 crops_per_frame=2, test_crops=2, epochs=2)
+
+
+def default_demo_folder() -> Path:
+    return Path.home() / "LayerTune" / "demo-project"
+
+
+def import_study(project: Project, path, *, split: str = "train", task: str = "frames"
+                 ) -> Generator[Progress, None, object]:
+    """Scan a video or frame folder and add it to the project (idempotent)."""
+    from .video import content_hash, scan_video
+
+    info = yield from scan_video(path)
+    return project.add_study(path, content_hash(path), info.kind, task, info.n_frames,
+                             info.fps, info.height, info.width, split=split)
+
+
+def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
+                      ) -> Generator[object, None, Project]:
+    """Create the demo project in ``folder``, or reuse it when already made."""
+    from .synth import make_video
+
+    folder = Path(folder)
+    project = Project.open_or_create(folder)
+    if project.get_setting("demo_ready"):
+        yield Notice(f"reusing the demo project in {folder}")
+        return project
+    rng = np.random.default_rng(seed)
+    videos = folder / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    for v in range(size.n_videos):
+        split = "test" if v >= size.n_videos - size.n_test_videos else "train"
+        synth = yield from make_video(videos / f"colonoscopy-{v + 1:02d}.mp4", size.n_frames, rng)
+        study = yield from import_study(project, synth.path, split=split)
+        labelled = np.arange(size.n_frames)
+        if split == "train":
+            k = int(round(size.label_fraction * size.n_frames))
+            labelled = np.sort(rng.choice(size.n_frames, k, replace=False))
+        entries = [(study.id, int(f), CLASS_NAMES[int(synth.labels[f])]) for f in labelled]
+        project.set_labels(entries, user="demo")
+        # the hidden truth of the unlabelled frames, for the GUI tests and tutorials
+        project.set_setting(f"demo_truth:{study.id}", [int(x) for x in synth.labels])
+    project.set_setting("demo_ready", {"seed": seed, "size": size.__dict__})
+    return project
+
+
+def headless_demo(folder, *, size: DemoSize = DemoSize(), depth: str | None = None,
+                  epochs: int | None = None, weights_path=None, seed: int = 0,
+                  device: str = "auto") -> Generator[object, None, dict]:
+    """Create the demo project, train at a depth, evaluate on the test videos.
+
+    Without pretrained weights the depth falls back to ``scratch`` (said in a Notice).
+    Returns a JSON-ready summary.
+    """
+    from .jobs import evaluate_run, train_run
+    from .training import TrainConfig
+    from .weights import WeightsError, resolve_weights
+
+    project = yield from make_demo_project(folder, size, seed)
+    try:
+        if depth is None or depth != "scratch":
+            resolve_weights(weights_path)
+            depth = depth or "fc7"
+    except WeightsError as exc:
+        yield Notice(f"{exc}\nRunning the demo from scratch instead.", "warning")
+        depth = "scratch"
+    init = "msra" if depth == "scratch" else "gaussian"
+    cfg = TrainConfig(depth=depth, init=init, epochs=epochs or size.epochs, patience=3,
+                      seed=seed, device=device)
+    opts = {"config": FrameTaskConfig(crops_per_frame=size.crops_per_frame,
+                                      test_crops=size.test_crops)}
+    outcome = yield from train_run(project, cfg, task_options=opts, weights_path=weights_path)
+    res = yield from evaluate_run(project, outcome.run_id, task_options=opts, seed=seed,
+                                  device=device)
+    summary = {"project": str(Path(folder)), "run": outcome.run_id, "depth": depth,
+               "epochs_run": outcome.result.epochs_run,
+               "best_val_auc": outcome.result.best_auc,
+               "test": res.to_dict()}
+    project.close()
+    return summary

@@ -1,0 +1,87 @@
+"""Event records yielded by long-running core generators.
+
+Every long job in :mod:`core` is a plain generator that yields these frozen
+dataclasses and returns a result. The CLI turns them into a progress bar, the GUI
+worker re-emits them as signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Generic progress of a stage: ``done`` out of ``total`` units."""
+
+    stage: str
+    done: int
+    total: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should read (a fallback taken, a warning)."""
+
+    message: str
+    level: str = "info"  # "info" | "warning"
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """One optimizer step done. ``done``/``total`` count steps for the ETA."""
+
+    epoch: int
+    iteration: int
+    loss: float
+    lr: float
+    images_per_s: float
+    done: int
+    total: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Validation AUC (item level) at an iteration; ``is_best`` when a new best."""
+
+    epoch: int
+    iteration: int
+    auc: float
+    loss: float
+    is_best: bool
+    best_auc: float
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    train_loss: float
+    val_auc: float
+    best_auc: float
+    best_epoch: int
+    elapsed_s: float
+    eta_s: float
+
+
+@dataclass(frozen=True)
+class SnapshotSaved:
+    path: str
+    epoch: int
+    iteration: int
+    val_auc: float
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Scores of a preview set from the newest best snapshot.
+
+    ``items`` are the set's item ids (e.g. frame numbers), ``probs`` the positive-class
+    probability of each, averaged over its patches.
+    """
+
+    name: str
+    items: object  # np.ndarray (M,) int64
+    probs: object  # np.ndarray (M,) float64
+    epoch: int

@@ -1,0 +1,300 @@
+"""AlexNet, fine-tuning depth and the Table II learning-rate schedule.
+
+Tajbakhsh et al., "Convolutional Neural Networks for Medical Image Analysis: Full
+Training or Fine Tuning?", IEEE TMI 35(5), 2016, Table II:
+
+* depths, shallow to deep: ``fc8`` (only fc8 tuned) ... ``conv1`` (all layers tuned),
+  and ``scratch`` (random initialisation, all layers trained);
+* fine-tuning: weight rate 0.001 for every tuned layer but fc8, which gets 0.01;
+* scratch: weight rate 0.001 for every layer, fc8 included;
+* every bias learns at twice its layer's weight rate;
+* momentum 0.9; after each epoch every rate is multiplied by gamma = 0.95.
+
+The network is torchvision's ``alexnet`` with ``classifier[6]`` replaced by a fresh
+C-output layer. Layers below the chosen depth are frozen: they are left out of the
+optimizer and always run in eval mode, so they are deterministic (which is what makes
+caching their outputs exact, see :mod:`core.features`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+import torch
+from torch import nn
+
+LAYERS: tuple[str, ...] = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
+"""AlexNet's learnable layers, input side first."""
+
+DEPTHS: tuple[str, ...] = ("fc8", "fc7", "fc6", "conv5", "conv4", "conv3", "conv2", "conv1", "scratch")
+"""Fine-tuning depths, shallow to deep, then training from scratch."""
+
+INITS: tuple[str, ...] = ("gaussian", "xavier", "msra")
+"""Initialisations for ``scratch`` (paper: Gaussian, also Xavier and MSRA)."""
+
+# Indices into torchvision's AlexNet of each layer's modules: (container, first, last).
+# A layer owns its activation, pooling and the dropout *in front of it* (torchvision
+# places dropout before fc6 and fc7), so dropout is only ever active in tuned layers.
+_LAYER_MODULES: dict[str, tuple[str, int, int]] = {
+    "conv1": ("features", 0, 2),
+    "conv2": ("features", 3, 5),
+    "conv3": ("features", 6, 7),
+    "conv4": ("features", 8, 9),
+    "conv5": ("features", 10, 12),
+    "fc6": ("classifier", 0, 2),
+    "fc7": ("classifier", 3, 5),
+    "fc8": ("classifier", 6, 6),
+}
+# The index of the learnable (Conv2d/Linear) module of each layer.
+_LAYER_PARAM_MODULE: dict[str, tuple[str, int]] = {
+    "conv1": ("features", 0),
+    "conv2": ("features", 3),
+    "conv3": ("features", 6),
+    "conv4": ("features", 8),
+    "conv5": ("features", 10),
+    "fc6": ("classifier", 1),
+    "fc7": ("classifier", 4),
+    "fc8": ("classifier", 6),
+}
+
+
+def _check_depth(depth: str) -> None:
+    if depth not in DEPTHS:
+        raise ValueError(f"unknown depth {depth!r}; choose one of {', '.join(DEPTHS)}")
+
+
+@dataclass(frozen=True)
+class LayerSchedule:
+    """Learning rates of one layer at epoch 0 (0.0 when frozen)."""
+
+    layer: str
+    tuned: bool
+    weight_lr: float
+    bias_lr: float
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The Table II schedule of one depth: per-layer rates, momentum and decay."""
+
+    depth: str
+    layers: tuple[LayerSchedule, ...]
+    momentum: float = 0.9
+    gamma: float = 0.95
+
+    @property
+    def tuned_layers(self) -> tuple[str, ...]:
+        return tuple(ls.layer for ls in self.layers if ls.tuned)
+
+    @property
+    def first_tuned(self) -> str:
+        """The deepest-into-the-network (closest to the input) tuned layer."""
+        return self.tuned_layers[0]
+
+    def layer(self, name: str) -> LayerSchedule:
+        for ls in self.layers:
+            if ls.layer == name:
+                return ls
+        raise KeyError(name)
+
+    def rates_at_epoch(self, epoch: int) -> dict[str, tuple[float, float]]:
+        """``{layer: (weight_lr, bias_lr)}`` after ``epoch`` decays (``gamma ** epoch``)."""
+        f = self.gamma**epoch
+        return {ls.layer: (ls.weight_lr * f, ls.bias_lr * f) for ls in self.layers}
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["layers"] = [asdict(ls) for ls in self.layers]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Schedule:
+        layers = tuple(LayerSchedule(**ls) for ls in d["layers"])
+        return cls(depth=d["depth"], layers=layers, momentum=d["momentum"], gamma=d["gamma"])
+
+
+def schedule(
+    depth: str,
+    *,
+    base_lr: float = 0.001,
+    fc8_lr: float | None = None,
+    bias_factor: float = 2.0,
+    momentum: float = 0.9,
+    gamma: float = 0.95,
+) -> Schedule:
+    """Table II learning parameters for ``depth``.
+
+    Parameters
+    ----------
+    depth : str
+        One of :data:`DEPTHS`.
+    base_lr : float
+        Weight learning rate of every tuned layer other than fc8 (paper: 0.001).
+    fc8_lr : float, optional
+        Weight learning rate of fc8. Default: 0.01 when fine-tuning, ``base_lr`` for
+        ``scratch`` (paper).
+    bias_factor : float
+        Bias rate over weight rate (paper: 2).
+    momentum, gamma : float
+        SGD momentum (0.9) and per-epoch decay of every rate (0.95).
+    """
+    _check_depth(depth)
+    for name, v in (("base_lr", base_lr), ("bias_factor", bias_factor), ("gamma", gamma)):
+        if not (v > 0 and math.isfinite(v)):
+            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+    if not (0.0 <= momentum < 1.0):
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if fc8_lr is None:
+        fc8_lr = base_lr if depth == "scratch" else 10.0 * base_lr
+    if not (fc8_lr > 0 and math.isfinite(fc8_lr)):
+        raise ValueError(f"fc8_lr must be a positive finite number, got {fc8_lr!r}")
+    first = 0 if depth == "scratch" else LAYERS.index(depth)
+    layers = []
+    for i, name in enumerate(LAYERS):
+        tuned = i >= first
+        w = (fc8_lr if name == "fc8" else base_lr) if tuned else 0.0
+        layers.append(LayerSchedule(name, tuned, w, w * bias_factor))
+    return Schedule(depth, tuple(layers), momentum=momentum, gamma=gamma)
+
+
+def with_rates(s: Schedule, **changes: float) -> Schedule:
+    """A copy of ``s`` with top-level fields (momentum, gamma) changed."""
+    return replace(s, **changes)
+
+
+# --------------------------------------------------------------------------- model
+
+
+def build_alexnet(n_classes: int = 2, state_dict: dict | None = None) -> nn.Module:
+    """torchvision AlexNet with ``classifier[6]`` replaced by ``n_classes`` outputs.
+
+    ``state_dict`` (torchvision's ImageNet format, 1000-way fc8) loads every layer but
+    fc8, which stays freshly initialised, as the paper's replacement fc8 does.
+    """
+    from torchvision.models import alexnet
+
+    model = alexnet(weights=None)
+    if state_dict is not None:
+        model.load_state_dict(state_dict, strict=True)
+    model.classifier[6] = nn.Linear(model.classifier[6].in_features, n_classes)
+    _init_fc8(model.classifier[6])
+    return model
+
+
+def _init_fc8(layer: nn.Linear) -> None:
+    # Caffe's fine-tuning recipes initialise the new fc8 with a Gaussian (std 0.01).
+    nn.init.normal_(layer.weight, 0.0, 0.01)
+    nn.init.zeros_(layer.bias)
+
+
+def layer_module(model: nn.Module, layer: str) -> nn.Module:
+    """The Conv2d/Linear module of ``layer``."""
+    container, idx = _LAYER_PARAM_MODULE[layer]
+    return getattr(model, container)[idx]
+
+
+def initialise(model: nn.Module, init: str, generator: torch.Generator | None = None) -> None:
+    """Re-initialise every layer for training from scratch.
+
+    ``gaussian``: N(0, 0.01) weights (Caffe AlexNet's recipe; 0.005 for fc6/fc7),
+    ``xavier``: Glorot uniform, ``msra``: He normal (fan-in, ReLU gain). Biases zero.
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    for name in LAYERS:
+        m = layer_module(model, name)
+        with torch.no_grad():
+            if init == "gaussian":
+                std = 0.005 if name in ("fc6", "fc7") else 0.01
+                m.weight.normal_(0.0, std, generator=generator)
+            elif init == "xavier":
+                fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight)
+                a = math.sqrt(6.0 / (fan_in + fan_out))
+                m.weight.uniform_(-a, a, generator=generator)
+            else:
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+                m.weight.normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
+            m.bias.zero_()
+
+
+def layer_parameters(model: nn.Module, layer: str) -> tuple[nn.Parameter, nn.Parameter]:
+    """(weight, bias) of ``layer``."""
+    m = layer_module(model, layer)
+    return m.weight, m.bias
+
+
+def layer_span(layer: str) -> tuple[str, int, int]:
+    """(container, first index, last index) of the modules that make up ``layer``."""
+    return _LAYER_MODULES[layer]
+
+
+def param_groups(model: nn.Module, sched: Schedule) -> list[dict]:
+    """Optimizer parameter groups for ``sched``: tuned layers only, Table II rates.
+
+    Each group carries ``layer``, ``kind`` ("weight"/"bias") and ``initial_lr`` so the
+    per-epoch decay can be applied as ``initial_lr * gamma ** epoch``.
+    """
+    groups = []
+    for ls in sched.layers:
+        w, b = layer_parameters(model, ls.layer)
+        w.requires_grad_(ls.tuned)
+        b.requires_grad_(ls.tuned)
+        if not ls.tuned:
+            continue
+        groups.append({"params": [w], "lr": ls.weight_lr, "initial_lr": ls.weight_lr,
+                       "layer": ls.layer, "kind": "weight"})
+        groups.append({"params": [b], "lr": ls.bias_lr, "initial_lr": ls.bias_lr,
+                       "layer": ls.layer, "kind": "bias"})
+    return groups
+
+
+def make_optimizer(model: nn.Module, sched: Schedule) -> torch.optim.SGD:
+    """SGD with momentum over the tuned parameters only (no weight decay)."""
+    return torch.optim.SGD(param_groups(model, sched), lr=sched.layers[-1].weight_lr,
+                           momentum=sched.momentum)
+
+
+def set_epoch_rates(optimizer: torch.optim.Optimizer, sched: Schedule, epoch: int) -> None:
+    """Apply the step decay: every group's rate becomes ``initial_lr * gamma ** epoch``."""
+    for g in optimizer.param_groups:
+        g["lr"] = g["initial_lr"] * sched.gamma**epoch
+
+
+def frozen_modules(model: nn.Module, sched: Schedule) -> list[nn.Module]:
+    """Every module (layers, activations, pools, dropouts) belonging to frozen layers."""
+    out = []
+    for ls in sched.layers:
+        if ls.tuned:
+            continue
+        container, a, b = _LAYER_MODULES[ls.layer]
+        seq = getattr(model, container)
+        out.extend(seq[i] for i in range(a, b + 1))
+    return out
+
+
+def set_train_mode(model: nn.Module, sched: Schedule, training: bool = True) -> None:
+    """``model.train(training)`` but with frozen layers always in eval mode."""
+    model.train(training)
+    for m in frozen_modules(model, sched):
+        m.eval()
+
+
+def split_model(model: nn.Module, sched: Schedule) -> tuple[nn.Module, nn.Module]:
+    """Split into (frozen trunk, tuned head) sharing the model's modules.
+
+    ``head(trunk(x)) == model(x)``; the trunk is everything below the first tuned
+    layer (empty for conv1/scratch), flattened where the split is inside the
+    classifier.
+    """
+    first = sched.first_tuned
+    container, start, _ = _LAYER_MODULES[first]
+    if container == "features":
+        trunk = nn.Sequential(*list(model.features)[:start])
+        head = nn.Sequential(*list(model.features)[start:], model.avgpool, nn.Flatten(1),
+                             *list(model.classifier))
+    else:
+        trunk = nn.Sequential(model.features, model.avgpool, nn.Flatten(1),
+                              *list(model.classifier)[:start])
+        head = nn.Sequential(*list(model.classifier)[start:])
+    return trunk, head
