@@ -61,7 +61,8 @@ def train_run(project, config: TrainConfig, *, task: str = "frames", task_option
                      f"({fraction:.0%})")
     preview = None
     if preview_study is not None:
-        pds = yield from t.preview_data(project.study(preview_study), rng)
+        labelled = [lab.frame for lab in project.labels(preview_study)]
+        pds = yield from t.preview_data(project.study(preview_study), rng, labelled)
         preview = {"strip": pds}
     cfg = {**config.to_dict(), "task": task, "fraction": fraction, "weights": source,
            "n_items": len(data.keys), "n_patches": len(ds)}
@@ -146,7 +147,8 @@ def score_study(project, run_id: int, study_id: int, *, task_options=None, seed:
     """Score frames spread over one study with a run's best model; stored in the project."""
     run, model, _ = _load_run_model(project, run_id)
     t = get_task(run.task, **(task_options or {}))
-    ds = yield from t.preview_data(project.study(study_id), np.random.default_rng(seed))
+    labelled = [lab.frame for lab in project.labels(study_id)]
+    ds = yield from t.preview_data(project.study(study_id), np.random.default_rng(seed), labelled)
     items, scores = yield from score_dataset(model, ds, positive=t.positive, device=device)
     project.put_scores(run_id, study_id, items, scores)
     return items, scores

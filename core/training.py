@@ -175,8 +175,8 @@ class _Inputs:
         done = 0
         for name, ds in self.datasets.items():
             chunks = []
-            for s in range(0, len(ds), 128):
-                idx = np.arange(s, min(s + 128, len(ds)))
+            for s in range(0, len(ds), 64):
+                idx = np.arange(s, min(s + 64, len(ds)))
                 chunks.append(self._run_trunk(ds, idx))
                 done += len(idx)
                 yield Progress("features", done, total, "caching frozen-layer features")
@@ -199,19 +199,25 @@ def item_scores(items: np.ndarray, patch_probs: np.ndarray) -> tuple[np.ndarray,
     return uniq, sums / np.bincount(inv, minlength=len(uniq))
 
 
-def _evaluate(head, inputs: _Inputs, name, ds, positive, batch_size, device, precision):
-    """(items, item scores, item labels, mean loss) of ``ds`` under the current head."""
+def _evaluate(head, inputs: _Inputs, name, ds, positive, batch_size, device, precision
+              ) -> Generator[Progress, None, tuple]:
+    """(items, item scores, item labels, mean loss) of ``ds`` under the current head.
+
+    Yields progress per chunk so a cancel request is honoured within a chunk.
+    """
     probs, losses = [], []
     head_was = head.training
     head.eval()
+    step = batch_size * 2
     with torch.no_grad():
-        for s in range(0, len(ds), batch_size * 4):
-            idx = np.arange(s, min(s + batch_size * 4, len(ds)))
+        for s in range(0, len(ds), step):
+            idx = np.arange(s, min(s + step, len(ds)))
             with _autocast(device, precision):
                 logits = head(inputs.get(name, idx)).float()
             y = torch.as_tensor(ds.labels[idx], device=device)
             losses.append(F.cross_entropy(logits, y, reduction="sum").item())
             probs.append(_positive_prob(logits, positive).cpu().numpy())
+            yield Progress(name.split(":")[-1], int(idx[-1]) + 1, len(ds), "scoring")
     head.train(head_was)
     p = np.concatenate(probs) if probs else np.zeros(0)
     items, scores = item_scores(ds.items, p)
@@ -318,12 +324,12 @@ def train(
     perm_gen = torch.Generator().manual_seed(config.seed + 1)
 
     def validate(epoch: int):
-        items, scores, labels, vloss = _evaluate(head, inputs, "val", val_ds, positive,
-                                                 config.batch_size, device, precision)
+        items, scores, labels, vloss = yield from _evaluate(
+            head, inputs, "val", val_ds, positive, config.batch_size, device, precision)
         auc_v = _safe_auc(scores, labels)
         crit = auc_v if not math.isnan(auc_v) else -vloss
         is_best = crit > best["auc"]
-        events = []
+        yield Validated(epoch, it, auc_v, vloss, is_best, max(crit, best["auc"]))
         if is_best:
             best.update(auc=crit, epoch=epoch, iteration=it)
             if out is not None:
@@ -333,16 +339,14 @@ def train(
                         "layertune": __version__, "torch": torch.__version__}
                 path = save_snapshot(out / "best.pt", model.state_dict(), meta)
                 best["snapshot"] = str(path)
-                events.append(SnapshotSaved(str(path), epoch, it, auc_v))
+                yield SnapshotSaved(str(path), epoch, it, auc_v)
             for name in datasets:
                 if name.startswith("preview:"):
-                    p_items, p_scores, _, _ = _evaluate(head, inputs, name, datasets[name],
-                                                        positive, config.batch_size, device,
-                                                        precision)
-                    events.append(Scored(name.split(":", 1)[1], p_items, p_scores, epoch))
-        events.insert(0, Validated(epoch, it, auc_v, vloss, is_best,
-                                   best["auc"] if not math.isnan(auc_v) else auc_v))
-        return auc_v, is_best, events
+                    p_items, p_scores, _, _ = yield from _evaluate(
+                        head, inputs, name, datasets[name], positive, config.batch_size,
+                        device, precision)
+                    yield Scored(name.split(":", 1)[1], p_items, p_scores, epoch)
+        return auc_v, is_best
 
     for epoch in range(config.epochs):
         set_epoch_rates(optimizer, sched, epoch)
@@ -368,13 +372,11 @@ def train(
             yield BatchEnd(epoch, it, lv, optimizer.param_groups[-1]["lr"],
                            len(idx) / max(dt, 1e-9), it, total_steps, time.perf_counter() - t0)
             if config.val_every and it % config.val_every == 0 and s + config.batch_size < n:
-                _, _, events = validate(epoch)
-                yield from events
+                yield from validate(epoch)
                 set_train_mode(model, sched, True)
             if config.max_iterations and it >= config.max_iterations:
                 break
-        auc_v, is_best, events = validate(epoch)
-        yield from events
+        auc_v, is_best = yield from validate(epoch)
         stale = 0 if is_best else stale + 1
         elapsed = time.perf_counter() - t0
         eta = elapsed / it * (total_steps - it) if it else 0.0

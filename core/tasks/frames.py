@@ -131,11 +131,14 @@ class FrameQualityTask:
     def test_data(self, project, rng, study_ids=None):
         return (yield from self._data(project, "test", self.config.test_crops, rng, study_ids))
 
-    def preview_data(self, study, rng: np.random.Generator
+    def preview_data(self, study, rng: np.random.Generator, extra_frames: Sequence[int] = ()
                      ) -> Generator[object, None, CropDataset]:
-        """Crops of frames spread over ``study`` (items = frame numbers), for the strip."""
+        """Crops of frames spread over ``study`` plus ``extra_frames`` (e.g. the labelled
+        ones, for the disagreement list); items are frame numbers."""
         step = max(1, int(np.ceil(study.n_frames / self.config.preview_max_frames)))
-        frames = np.arange(0, study.n_frames, step)
+        extra = np.asarray(extra_frames, dtype=np.int64)
+        extra = extra[(extra >= 0) & (extra < study.n_frames)]
+        frames = np.union1d(np.arange(0, study.n_frames, step), extra)
         images = yield from load_frames(study, frames)
         zeros = np.zeros(len(frames), np.int64)
         return _crop_dataset(images, zeros, frames, zeros, self.config.preview_crops,

@@ -1,0 +1,78 @@
+"""Start the window: ``layertune``, ``layertune gui [--project P]``, ``layertune demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
+
+
+def make_app(argv=None) -> QApplication:
+    import pyqtgraph as pg
+
+    app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
+    QCoreApplication.setOrganizationName(QCoreApplication.organizationName() or "LayerTune")
+    QCoreApplication.setApplicationName("LayerTune")
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    return app
+
+
+def create_demo_with_progress(folder: Path, parent=None):
+    """Build (or reuse) the demo project, showing progress; returns the Project."""
+    from core.demo import make_demo_project
+    from core.events import Progress
+
+    dlg = QProgressDialog("Preparing the demo project…", None, 0, 0, parent)
+    dlg.setWindowTitle("LayerTune")
+    dlg.setWindowModality(Qt.WindowModality.ApplicationModal)
+    dlg.setMinimumDuration(300)
+    gen = make_demo_project(folder)
+    try:
+        while True:
+            ev = next(gen)
+            if isinstance(ev, Progress):
+                dlg.setMaximum(ev.total)
+                dlg.setValue(ev.done)
+                dlg.setLabelText(f"{ev.stage}: {ev.message}")
+            QApplication.processEvents()
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        dlg.close()
+
+
+def run_gui(argv: list[str]) -> int:
+    from core.demo import default_demo_folder
+    from core.project import Project, ProjectError
+
+    p = argparse.ArgumentParser(prog="layertune")
+    p.add_argument("command", nargs="?", default="gui", choices=("gui", "demo"))
+    p.add_argument("--project")
+    args, _ = p.parse_known_args(argv)
+    app = make_app()
+    from .main_window import MainWindow
+
+    try:
+        if args.command == "demo":
+            folder = Path(args.project) if args.project else default_demo_folder()
+            project = create_demo_with_progress(folder)
+        else:
+            folder = args.project or QSettings().value("recent/project")
+            if not folder:
+                from .main_window import open_project_dialog
+
+                folder = open_project_dialog()
+                if folder is None:
+                    return 0
+            project = Project.open_or_create(folder)
+    except (ProjectError, OSError) as exc:
+        QMessageBox.critical(None, "LayerTune", str(exc))
+        return 4
+    win = MainWindow(project)
+    win.show()
+    rc = app.exec()
+    project.close()
+    return rc

@@ -1,0 +1,172 @@
+"""Wires the training panel, the workspace and a GeneratorWorker running core jobs."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from core.events import Scored
+from core.jobs import RunStarted, evaluate_run, train_run
+from core.weights import WeightsError, WeightsMissingError, import_weights, resolve_weights
+
+from .worker import GeneratorWorker
+
+
+class TrainingController(QObject):
+    """Starts/cancels training and evaluation jobs for one workspace."""
+
+    run_finished = Signal(int)  # run id
+    message = Signal(str)
+
+    def __init__(self, workspace, parent_widget: QWidget) -> None:
+        super().__init__(parent_widget)
+        self.workspace = workspace
+        self.panel = workspace.training
+        self.parent_widget = parent_widget
+        self.worker: GeneratorWorker | None = None
+        self.run_id: int | None = None
+        self.last_run_id: int | None = None
+        self._preview_study: int | None = None
+        self.panel.train_requested.connect(self.start_training)
+        self.panel.cancel_requested.connect(self.cancel)
+        self.panel.evaluate_requested.connect(self.evaluate)
+        finished = [r for r in workspace.project.runs() if r.best_snapshot]
+        if finished:
+            self.last_run_id = finished[-1].id
+            self.panel.evaluate_button.setEnabled(True)
+
+    # ------------------------------------------------------------------ weights
+    def _weights_or_ask(self, config):
+        """True to go on; may switch the config to scratch or import a file first."""
+        if config.depth == "scratch":
+            return config
+        try:
+            resolve_weights()
+            return config
+        except WeightsMissingError as exc:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Pretrained weights missing", str(exc),
+                              parent=self.parent_widget)
+            imp = box.addButton("Import weights file…", QMessageBox.ButtonRole.AcceptRole)
+            scratch = box.addButton("Train from scratch instead", QMessageBox.ButtonRole.ActionRole)
+            box.addButton(QMessageBox.StandardButton.Cancel)
+            box.exec()
+            if box.clickedButton() is imp:
+                return config if self.import_weights_dialog() else None
+            if box.clickedButton() is scratch:
+                from dataclasses import replace
+
+                self.panel.depth_stack.set_depth("scratch")
+                return replace(config, depth="scratch", fc8_lr=config.base_lr)
+            return None
+        except WeightsError as exc:
+            QMessageBox.warning(self.parent_widget, "Pretrained weights unusable", str(exc))
+            return None
+
+    def import_weights_dialog(self) -> bool:
+        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "Import ImageNet AlexNet "
+                                              "weights", "", "PyTorch weights (*.pth *.pt)")
+        if not path:
+            return False
+        try:
+            dest = import_weights(path)
+        except WeightsError as exc:
+            QMessageBox.warning(self.parent_widget, "Not usable", str(exc))
+            return False
+        self.message.emit(f"Pretrained weights installed: {dest}")
+        return True
+
+    # ------------------------------------------------------------------ jobs
+    def is_running(self) -> bool:
+        return self.worker is not None and self.worker.is_running()
+
+    def start_training(self, config, task_options: dict) -> None:
+        if self.is_running():
+            return
+        config = self._weights_or_ask(config)
+        if config is None:
+            return
+        ws = self.workspace
+        self._preview_study = ws.study.id if ws.study else None
+        project = ws.project
+        self.run_id = None
+        self.panel.set_running(True)
+        self._start(lambda: train_run(project, config, task_options=task_options,
+                                      preview_study=self._preview_study), "train")
+
+    def evaluate(self) -> None:
+        if self.is_running() or self.last_run_id is None:
+            return
+        project, run_id = self.workspace.project, self.last_run_id
+        opts = self.panel.task_options()
+        self.panel.set_running(True)
+        self.panel.progress.setFormat("evaluating…")
+        self._start(lambda: evaluate_run(project, run_id, task_options=opts), "evaluate")
+
+    def _start(self, factory, name: str) -> None:
+        # keep finished workers referenced until their thread has really ended
+        self._retired = [w for w in getattr(self, "_retired", []) if w.is_running()]
+        if self.worker is not None:
+            self._retired.append(self.worker)
+        w = GeneratorWorker(factory, name=name)
+        self._job = name
+        # bound methods of this GUI-thread QObject: queued, run on the GUI thread
+        # (a plain lambda would run in the worker's thread)
+        w.yielded.connect(self._on_event)
+        w.returned.connect(self._on_returned)
+        w.errored.connect(self._on_error)
+        w.aborted.connect(self._on_aborted)
+        self.worker = w
+        w.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.quit()
+            self.panel.progress.setFormat("cancelling…")
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel and wait (closing the window); never terminates the thread."""
+        ok = True
+        for w in [*getattr(self, "_retired", []), self.worker]:
+            if w is not None:
+                w.quit()
+                ok = w.wait(timeout_ms) and ok
+        return ok
+
+    # ------------------------------------------------------------------ events
+    def _on_event(self, ev) -> None:
+        if isinstance(ev, RunStarted):
+            self.run_id = ev.run_id
+            self.message.emit(f"run {ev.run_id} started at depth {ev.depth} (weights: "
+                              f"{ev.weights})")
+            return
+        if isinstance(ev, Scored) and ev.name == "strip":
+            ws = self.workspace
+            if ws.study is not None and ws.study.id == self._preview_study:
+                ws.set_scores(ev.items, ev.probs)
+        self.panel.show_event(ev)
+
+    def _on_aborted(self) -> None:
+        self.panel.finish("cancelled: the best model so far is kept")
+
+    def _on_returned(self, value) -> None:
+        if self._job == "train":
+            r = value.result
+            self.last_run_id = value.run_id
+            self.panel.evaluate_button.setEnabled(True)
+            self.panel.finish(f"finished run {value.run_id}: best validation AUC "
+                              f"{r.best_auc:.3f} at epoch {r.best_epoch + 1} ({r.stopped})")
+            self.run_finished.emit(value.run_id)
+        else:
+            self.panel.finish("evaluation finished")
+            ops = ", ".join(f"{op.tpr:.2f} at {op.fpr:.0%} FPR" for op in value.operating_points)
+            self.panel.result.setText(
+                f"<b>Test AUC {value.auc:.3f}</b> (95% CI {value.auc_ci[0]:.3f}–"
+                f"{value.auc_ci[1]:.3f}, DeLong) on {value.n_pos + value.n_neg} frames<br>"
+                f"sensitivity: {ops}")
+
+    def _on_error(self, payload) -> None:
+        exc, tb = payload
+        self.panel.finish("stopped: error")
+        QMessageBox.warning(self.parent_widget, "Training stopped",
+                            f"{exc}\n\nYour labels are saved; nothing was lost.")
+        self.message.emit(f"error: {exc}")

@@ -1,0 +1,131 @@
+"""The one worker abstraction: run a core generator on a QThread (STYLE §4).
+
+Modelled on superqt's ``GeneratorWorker``: a QObject moved to its own QThread pulls
+events from a generator and re-emits them as signals (``started``, ``yielded``,
+``returned``, ``errored``, ``aborted``, ``finished``). Cancelling sets a thread-safe
+flag checked between two events, then closes the generator, so cleanup code in the
+generator (``finally``) runs. Per-batch events are coalesced to about 10 Hz: bursts of
+:class:`core.events.BatchEnd` arrive as one tuple.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Generator
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.events import BatchEnd
+
+
+class GeneratorWorker(QObject):
+    """Runs ``factory()`` (a generator) on a fresh QThread.
+
+    The generator is created inside the worker thread so that all of its work runs
+    there. Signals carry plain data only.
+    """
+
+    started = Signal()
+    yielded = Signal(object)
+    returned = Signal(object)
+    errored = Signal(object)  # (exception, formatted traceback)
+    aborted = Signal()
+    finished = Signal()
+
+    _instances: weakref.WeakSet = weakref.WeakSet()
+
+    def __init__(self, factory: Callable[[], Generator], *, throttle_s: float = 0.1,
+                 name: str = "job") -> None:
+        super().__init__()
+        self._factory = factory
+        self._throttle_s = throttle_s
+        self._abort = threading.Event()
+        self._done = threading.Event()
+        self.name = name
+        self._thread = QThread()
+        self._thread.setObjectName(f"layertune-{name}")
+        self.moveToThread(self._thread)
+        self._thread.started.connect(self._run)
+        self.finished.connect(self._thread.quit)
+        GeneratorWorker._instances.add(self)
+
+    @classmethod
+    def running(cls) -> list[GeneratorWorker]:
+        """Workers whose thread is still running (tests assert none are left)."""
+        return [w for w in list(cls._instances) if w.is_running()]
+
+    # -- control (GUI thread)
+    def start(self) -> None:
+        self._thread.start()
+
+    def quit(self) -> None:
+        """Ask the job to stop at its next event (cancel)."""
+        self._abort.set()
+
+    @property
+    def abort_requested(self) -> bool:
+        return self._abort.is_set()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def wait(self, timeout_ms: int = 5000) -> bool:
+        """Wait for the thread to end; True when it did (never terminates it)."""
+        if not self._thread.isRunning():
+            return True
+        return self._thread.wait(timeout_ms)
+
+    # -- worker thread
+    @Slot()
+    def _run(self) -> None:
+        _lower_thread_priority()
+        self.started.emit()
+        pending: list[BatchEnd] = []
+        last = 0.0
+        gen = None
+        try:
+            gen = self._factory()
+            while True:
+                if self._abort.is_set():
+                    gen.close()
+                    if pending:
+                        self.yielded.emit(tuple(pending))
+                    self.aborted.emit()
+                    return
+                try:
+                    ev = next(gen)
+                except StopIteration as stop:
+                    if pending:
+                        self.yielded.emit(tuple(pending))
+                    self.returned.emit(stop.value)
+                    return
+                if isinstance(ev, BatchEnd):
+                    pending.append(ev)
+                    now = time.monotonic()
+                    if now - last >= self._throttle_s:
+                        self.yielded.emit(tuple(pending))
+                        pending, last = [], now
+                else:
+                    if pending:
+                        self.yielded.emit(tuple(pending))
+                        pending = []
+                    self.yielded.emit(ev)
+        except Exception as exc:  # reported to the GUI, which shows a message
+            self.errored.emit((exc, traceback.format_exc()))
+        finally:
+            if gen is not None:
+                gen.close()
+            self._done.set()
+            self.finished.emit()
+
+
+def _lower_thread_priority(nice: int = 5) -> None:
+    """Run long jobs a little below the GUI thread (Linux: per-thread nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError, PermissionError):
+        pass

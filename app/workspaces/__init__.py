@@ -1,0 +1,1 @@
+"""One workspace per task."""

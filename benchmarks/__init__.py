@@ -1,0 +1,1 @@
+"""Speed benchmarks: ours vs a plain reference, each with a correctness gate."""

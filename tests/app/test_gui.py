@@ -1,0 +1,133 @@
+"""The Frame-quality workspace as a user drives it: keys, training, cancel, live strip."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.main_window import MainWindow
+from core.demo import SMALL, make_demo_project
+from core.project import Project
+
+
+def _drive(gen):
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    _drive(make_demo_project(folder, SMALL)).close()
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, demo_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # no weights here
+    project = Project.open(demo_folder)
+    win = MainWindow(project)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.frames.setFocus()
+    yield win
+    win.controller.shutdown(10000)
+    win.close()
+    project.close()
+
+
+def _first_unlabelled(ws):
+    return next(f for f in range(ws.n_frames) if f not in ws._labels)
+
+
+def test_label_with_keys_undo_redo(qtbot, window):
+    ws = window.frames
+    project = window.project
+    f = _first_unlabelled(ws)
+    ws.show_frame(f)
+    qtbot.keyClick(ws, Qt.Key.Key_I)
+    assert project.label(ws.study.id, f).value == "informative"
+    assert ws.frame == f + 1  # advanced
+    qtbot.keyClick(ws, Qt.Key.Key_N)
+    assert project.label(ws.study.id, f + 1).value == "non-informative"
+    qtbot.keyClick(ws, Qt.Key.Key_Left)
+    assert ws.frame == f + 1
+    qtbot.keyClick(ws, Qt.Key.Key_Backspace)
+    assert project.label(ws.study.id, f + 1) is None
+    window.undo_action.trigger()
+    assert project.label(ws.study.id, f + 1).value == "non-informative"
+    window.redo_action.trigger()
+    assert project.label(ws.study.id, f + 1) is None
+    # the strip shows the label tick, the caption the frame number
+    ws.show_frame(f)
+    assert f"frame {f} " in ws.viewer.caption.toPlainText()
+    assert ws.strip.probability_at(f) is None  # no model yet
+
+
+def test_navigation_keys(qtbot, window):
+    ws = window.frames
+    ws.show_frame(0)
+    qtbot.keyClick(ws, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert ws.frame == 10
+    qtbot.keyClick(ws, Qt.Key.Key_End)
+    assert ws.frame == ws.n_frames - 1
+    qtbot.keyClick(ws, Qt.Key.Key_Home)
+    assert ws.frame == 0
+    ws.strip.frame_requested.emit(7)
+    assert ws.frame == 7 and ws.slider.value() == 7
+
+
+def _start_scratch(window, epochs):
+    panel = window.frames.training
+    panel.depth_stack.set_depth("scratch")
+    panel.epochs.setValue(epochs)
+    panel.crops.setValue(2)
+    panel.device.setCurrentIndex(panel.device.findData("cpu"))
+    panel.train_button.click()
+    return panel
+
+
+def test_train_to_the_end_updates_strip_and_disagreements(qtbot, window):
+    panel = _start_scratch(window, epochs=1)
+    assert panel.is_running() and not panel.depth_stack.isEnabled()
+    qtbot.waitUntil(lambda: not window.controller.is_running() and not panel.is_running(),
+                    timeout=180_000)
+    ws = window.frames
+    assert "finished run" in panel.status.text()
+    assert panel.curves.n_batches() > 0 and panel.curves.n_validations() >= 1
+    scored = [f for f in range(ws.n_frames) if ws.strip.probability_at(f) is not None]
+    assert len(scored) > ws.n_frames // 2  # the strip is drawn from the best snapshot
+    run = window.project.runs()[-1]
+    assert run.status == "finished" and run.best_snapshot
+    frames, probs = window.project.scores(run.id, ws.study.id)
+    assert len(frames) and ((probs >= 0) & (probs <= 1)).all()
+    # the disagreement list holds exactly the labelled frames the model gets wrong
+    wrong = [f for f, v in ws._labels.items() if ws.strip.probability_at(f) is not None
+             and (ws.strip.probability_at(f) >= 0.5) != (v == "informative")]
+    assert ws.disagreements.count() == len(wrong)
+    panel.evaluate_button.click()
+    qtbot.waitUntil(lambda: "Test AUC" in panel.result.text(), timeout=120_000)
+    qtbot.waitUntil(lambda: not window.controller.is_running(), timeout=10_000)
+
+
+def test_cancel_stops_within_a_second_and_labels_stay(qtbot, window):
+    ws = window.frames
+    panel = _start_scratch(window, epochs=50)
+    qtbot.waitUntil(lambda: panel.curves.n_batches() > 0, timeout=120_000)
+    # keep labelling while training runs
+    f = _first_unlabelled(ws)
+    ws.show_frame(f)
+    qtbot.keyClick(ws, Qt.Key.Key_I)
+    t0 = time.monotonic()
+    qtbot.keyClick(ws, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.controller.is_running(), timeout=5_000)
+    assert time.monotonic() - t0 < 1.5
+    assert "cancelled" in panel.progress.format()
+    assert window.project.runs()[-1].status == "cancelled"
+    assert window.project.label(ws.study.id, f).value == "informative"
