@@ -17,6 +17,11 @@ def make_app(argv=None) -> QApplication:
     QCoreApplication.setOrganizationName(QCoreApplication.organizationName() or "LayerTune")
     QCoreApplication.setApplicationName("LayerTune")
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    icon = Path(__file__).resolve().parents[1] / "resources" / "layertune.svg"
+    if icon.is_file():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 

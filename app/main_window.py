@@ -12,6 +12,7 @@ from core.project import Project
 
 from .training_controller import TrainingController
 from .widgets.help_overlay import HelpOverlayWidget
+from .worker import GeneratorWorker
 from .workspaces.frame_quality import SHORTCUTS, FrameQualityWorkspace
 
 
@@ -19,6 +20,9 @@ class MainWindow(QMainWindow):
     def __init__(self, project: Project) -> None:
         super().__init__()
         self.project = project
+        from core.jobs import recover_interrupted_runs
+
+        recovered = recover_interrupted_runs(project)
         self.setWindowTitle(f"LayerTune — {project.folder}")
         self.tabs = QTabWidget()
         self.frames = FrameQualityWorkspace(project)
@@ -29,7 +33,9 @@ class MainWindow(QMainWindow):
         self.help = HelpOverlayWidget(self, SHORTCUTS, title="Keyboard shortcuts")
         self.help.hide()
         self._build_menus()
-        self.statusBar().showMessage("Press F1 or ? for keyboard shortcuts.")
+        self.statusBar().showMessage(
+            f"Run(s) {', '.join(map(str, recovered))} had been interrupted; their best models "
+            "are kept." if recovered else "Press F1 or ? for keyboard shortcuts.")
         settings = QSettings()
         geo = settings.value("main_window/geometry")
         if geo is not None:
@@ -72,27 +78,50 @@ class MainWindow(QMainWindow):
         self._action(h, "About LayerTune", self.about)
 
     # ------------------------------------------------------------------ actions
-    def import_study(self) -> None:
-        from core.demo import import_study
-        from core.video import VideoError
+    def import_study(self, path: str | None = None) -> None:
+        """Scan and add a video/frame folder in the background, with a progress dialog."""
+        from PySide6.QtWidgets import QProgressDialog
 
-        path, _ = QFileDialog.getOpenFileName(self, "Import video", "",
-                                              "Videos (*.mp4 *.avi *.mov *.mkv *.mpg *.wmv);;"
-                                              "All files (*)")
+        from core.studies import import_study
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Import video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.mpg *.wmv);;"
+                "All files (*)")
         if not path:
             path = QFileDialog.getExistingDirectory(self, "…or a folder of frames")
         if not path:
             return
-        gen = import_study(self.project, path)
-        try:
-            while True:
-                next(gen)
-        except StopIteration:
-            pass
-        except (VideoError, ValueError, OSError) as exc:
-            QMessageBox.warning(self, "Cannot import", str(exc))
-            return
+        project = self.project
+        dlg = QProgressDialog(f"Reading {Path(path).name}…", "Cancel", 0, 0, self)
+        dlg.setWindowTitle("Import")
+        dlg.setMinimumDuration(300)
+        worker = GeneratorWorker(lambda: import_study(project, path), name="import")
+        self._import_job = (worker, dlg)
+        worker.yielded.connect(self._on_import_event)
+        worker.returned.connect(self._on_imported)
+        worker.errored.connect(self._on_import_error)
+        worker.finished.connect(dlg.close)
+        dlg.canceled.connect(worker.quit)
+        worker.start()
+
+    def _on_import_event(self, ev) -> None:
+        from core.events import Notice, Progress
+
+        _, dlg = self._import_job
+        if isinstance(ev, Progress):
+            dlg.setMaximum(max(ev.total, 1))
+            dlg.setValue(ev.done)
+        elif isinstance(ev, Notice):
+            QMessageBox.warning(self, "Import", ev.message)
+
+    def _on_imported(self, study) -> None:
+        self.statusBar().showMessage(f"imported {study.name}: {study.n_frames} frames", 8000)
         self.frames.reload_studies()
+
+    def _on_import_error(self, payload) -> None:
+        exc, _ = payload
+        QMessageBox.warning(self, "Cannot import", f"{exc}\n\nThe project is unchanged.")
 
     def import_labels(self) -> None:
         from core.labels_io import import_labels_csv
@@ -125,6 +154,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         if self.controller.is_running():
             self.statusBar().showMessage("Stopping training…")
+        job = getattr(self, "_import_job", None)
+        if job is not None:
+            job[0].quit()
+            job[0].wait(10000)
         if not self.controller.shutdown(10000):
             QMessageBox.warning(self, "Still stopping", "Training is still stopping; try again.")
             event.ignore()

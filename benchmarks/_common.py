@@ -141,7 +141,7 @@ class EngineRun:
 
     Step seconds are the engine's own (``BatchEnd.images_per_s``). ``setup_s`` is the
     wall time from the start to the first step (model build, feature caching);
-    ``val_s`` the wall time of each validation (the call that yields ``Validated``).
+    ``val_s`` the wall time of each validation (from the step before it to ``Validated``).
     """
 
     def __init__(self, gen: Iterator, n_train: int, batch_size: int) -> None:
@@ -149,6 +149,7 @@ class EngineRun:
         self.n_train, self.batch_size = n_train, batch_size
         self.steps_per_epoch = math.ceil(n_train / batch_size)
         self.setup_s = 0.0
+        self._since = 0.0
         self.val_s: list[float] = []
         self.val_losses: list[float] = []
         self.notices: list[str] = []
@@ -163,22 +164,24 @@ class EngineRun:
             except StopIteration as stop:
                 self.result = stop.value
                 return False
-            dt = time.perf_counter() - t0
+            # Wall time since the previous optimizer step: set-up before the first one,
+            # then validation (its progress events and the Validated record).
+            self._since += time.perf_counter() - t0
             if isinstance(ev, BatchEnd):
                 pos = (ev.iteration - 1) % self.steps_per_epoch
                 n = min(self.batch_size, self.n_train - pos * self.batch_size)
                 sec = n / ev.images_per_s
                 if not self.log.losses:
-                    self.setup_s += dt - sec
+                    self.setup_s = self._since - sec
+                self._since = 0.0
                 self.log.losses.append(ev.loss)
                 self.log.sizes.append(n)
                 self.log.seconds.append(sec)
                 return True
-            if not self.log.losses:
-                self.setup_s += dt
-            if isinstance(ev, Validated):
-                self.val_s.append(dt)
+            if isinstance(ev, Validated) and self.log.losses:
+                self.val_s.append(self._since)
                 self.val_losses.append(ev.loss)
+                self._since = 0.0
             elif isinstance(ev, Notice):
                 self.notices.append(ev.message)
         return False

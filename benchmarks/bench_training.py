@@ -16,10 +16,13 @@ so their loss trajectories can be compared step by step. Steps of the two sides 
 interleaved so that background load on the machine hits both alike.
 
 Gate (exit 1 on failure):
-* fp32 check: ours in fp32 against the reference, first step equal within 1e-5 and every
-  checked step within 1e-3 relative;
-* ``auto`` (bf16): every step within 0.03 absolute + 3 % relative of the reference, and
-  the mean loss of the last 5 steps within 0.02.
+* fp32 check: ours in fp32 against the reference: the first step within 1e-5 (same
+  data, weights and dropout masks), the first 5 within 1e-4 relative (same rates and
+  momentum), every step within 5e-3 relative (channels-last and NCHW convolutions round
+  differently, and the difference grows slowly along the trajectory);
+* ``auto`` (bf16): every step within 0.01 absolute + 1 % relative of the reference, and
+  the mean loss of the last 5 steps within 0.01. For scale: the loss moves by 0.02-0.1
+  from one batch to the next, so different batches or masks fail this at once.
 The speed target (>= 1.5x, steady-state median images/s) is reported, not gated.
 
 Usage: ``python benchmarks/bench_training.py [--quick] [--fp32] [--steps N]``
@@ -63,11 +66,15 @@ from core.training import IMAGENET_MEAN, IMAGENET_STD, TrainConfig, train
 TARGET = 1.5
 SEED = 0
 BATCH = 32
+# Ten times the paper's rate (fc8: 0.1), so the loss visibly moves within a few dozen
+# steps and the trajectories compared below are not flat at ln 2; speed is unaffected.
+BASE_LR = 0.01
 # Tolerances of the correctness gate (see the module docstring).
 FP32_FIRST_ATOL = 1e-5
-FP32_RTOL = 1e-3
-BF16_ATOL, BF16_RTOL = 0.03, 0.03
-BF16_TAIL_ATOL = 0.02
+FP32_EARLY_STEPS, FP32_EARLY_RTOL = 5, 1e-4
+FP32_RTOL = 5e-3
+BF16_ATOL, BF16_RTOL = 0.01, 0.01
+BF16_TAIL_ATOL = 0.01
 
 
 # --------------------------------------------------------------------------- reference
@@ -108,7 +115,7 @@ def plain_loop(train_ds: CropDataset, pretrained: dict, *, steps: int, seed: int
     nn.init.normal_(model.classifier[6].weight, 0.0, 0.01,
                     generator=torch.Generator().manual_seed(seed))
     model = model.to(device)
-    sched = schedule("conv1")
+    sched = schedule("conv1", base_lr=BASE_LR)
     optimizer = make_optimizer(model, sched)
     data = PlainCrops(train_ds)
     perm_gen = torch.Generator().manual_seed(seed + 1)  # the engine's batch order
@@ -148,7 +155,8 @@ def plain_loop(train_ds: CropDataset, pretrained: dict, *, steps: int, seed: int
 def engine_run(dataset: CropDataset, split, pretrained: dict, *, steps: int, precision: str,
                device: str) -> EngineRun:
     train_idx = split[0]
-    cfg = TrainConfig(depth="conv1", batch_size=BATCH, seed=SEED, precision=precision,
+    cfg = TrainConfig(depth="conv1", batch_size=BATCH, base_lr=BASE_LR, seed=SEED,
+                      precision=precision,
                       device=device, max_iterations=steps, patience=10_000,
                       epochs=math.ceil(steps * BATCH / len(train_idx)) + 1)
     return EngineRun(train(dataset, cfg, pretrained=pretrained, split=split),
@@ -225,10 +233,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\ncorrectness gate (per-step training loss against the reference):")
     m32 = compare_losses(ours32.log.losses, ref.log.losses, atol=0.0, rtol=FP32_RTOL)
+    early = compare_losses(ours32.log.losses[:FP32_EARLY_STEPS], ref.log.losses,
+                           atol=0.0, rtol=FP32_EARLY_RTOL)
     first_diff = abs(ours32.log.losses[0] - ref.log.losses[0])
-    ok32 = m32.ok and first_diff <= FP32_FIRST_ATOL
-    print(f"  fp32 check, {m32.steps} steps: first step |diff| {first_diff:.2e} "
-          f"(tol {FP32_FIRST_ATOL:g}), max rel {m32.max_rel:.2e} (tol {FP32_RTOL:g})  "
+    ok32 = m32.ok and early.ok and first_diff <= FP32_FIRST_ATOL
+    print(f"  fp32 check, {m32.steps} steps: first step |diff| {first_diff:.1e} "
+          f"(tol {FP32_FIRST_ATOL:g}), first {early.steps} max rel {early.max_rel:.1e} "
+          f"(tol {FP32_EARLY_RTOL:g}), all max rel {m32.max_rel:.1e} (tol {FP32_RTOL:g})  "
           f"{verdict(ok32)}")
     mb = compare_losses(ours.log.losses, ref.log.losses, atol=BF16_ATOL, rtol=BF16_RTOL)
     tail = min(5, steps)
@@ -237,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {used}, {mb.steps} steps: max |diff| {mb.max_abs:.4f}, max rel {mb.max_rel:.2%} "
           f"(tol {BF16_ATOL} + {BF16_RTOL:.0%}); last-{tail} mean |diff| {tail_diff:.4f} "
           f"(tol {BF16_TAIL_ATOL})  {verdict(okb)}")
+    jump = float(np.median(np.abs(np.diff(ref.log.losses)))) if steps > 1 else math.nan
+    print(f"  (for scale: the reference loss goes {ref.log.losses[0]:.4f} -> "
+          f"{ref.log.losses[-1]:.4f}, median change between steps {jump:.4f})")
     print("  losses ours   : " + " ".join(f"{v:.4f}" for v in ours.log.losses))
     print("  losses ref    : " + " ".join(f"{v:.4f}" for v in ref.log.losses))
     print("  losses ours32 : " + " ".join(f"{v:.4f}" for v in ours32.log.losses))

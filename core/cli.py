@@ -137,8 +137,8 @@ def cmd_schedule(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .demo import import_study
     from .project import Project
+    from .studies import import_study
 
     with Project.open_or_create(args.project) as project:
         added = []
@@ -181,7 +181,7 @@ def cmd_train(args) -> int:
 
     cfg = TrainConfig(depth=args.depth, init=args.init, epochs=args.epochs,
                       batch_size=args.batch_size, patience=args.patience, seed=args.seed,
-                      device=args.device, precision=args.precision)
+                      device=args.device, precision=args.precision, val_every=args.val_every)
     with Project.open(args.project) as project:
         outcome = drive(train_run(project, cfg, task=args.task, task_options=_task_options(args),
                                   weights_path=args.weights, fraction=args.fraction),
@@ -228,9 +228,11 @@ def cmd_stats(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    from .jobs import recover_interrupted_runs
     from .project import Project
 
     with Project.open(args.project) as project:
+        recover_interrupted_runs(project)
         runs = project.runs()
     rows = [{"id": r.id, "task": r.task, "depth": r.depth, "status": r.status,
              "best_val_auc": r.best_auc, "started": r.started} for r in runs]
@@ -325,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--weights", help="ImageNet AlexNet weights file (torchvision format)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    sp.add_argument("--val-every", type=int, default=0,
+                    help="also validate every N iterations (0: once per epoch)")
     training_opts(sp)
     common(sp)
     sp.set_defaults(func=cmd_train)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .events import Notice, Progress
+from .events import Notice
 from .project import Project
+from .studies import import_study
 from .tasks.frames import CLASS_NAMES, FrameTaskConfig
 
 
@@ -37,16 +38,6 @@ SMALL = DemoSize(n_videos=4, n_test_videos=1, n_frames=36, label_fraction=0.75,
 
 def default_demo_folder() -> Path:
     return Path.home() / "LayerTune" / "demo-project"
-
-
-def import_study(project: Project, path, *, split: str = "train", task: str = "frames"
-                 ) -> Generator[Progress, None, object]:
-    """Scan a video or frame folder and add it to the project (idempotent)."""
-    from .video import content_hash, scan_video
-
-    info = yield from scan_video(path)
-    return project.add_study(path, content_hash(path), info.kind, task, info.n_frames,
-                             info.fps, info.height, info.width, split=split)
 
 
 def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0

@@ -9,6 +9,8 @@ these generators.
 from __future__ import annotations
 
 import math
+import os
+import socket
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 
@@ -62,10 +64,11 @@ def train_run(project, config: TrainConfig, *, task: str = "frames", task_option
     preview = None
     if preview_study is not None:
         labelled = [lab.frame for lab in project.labels(preview_study)]
-        pds = yield from t.preview_data(project.study(preview_study), rng, labelled)
+        pds = yield from t.preview_data(project.study(preview_study), rng, labelled, project)
         preview = {"strip": pds}
     cfg = {**config.to_dict(), "task": task, "fraction": fraction, "weights": source,
-           "n_items": len(data.keys), "n_patches": len(ds)}
+           "n_items": len(data.keys), "n_patches": len(ds), "pid": os.getpid(),
+           "host": socket.gethostname()}
     run = project.start_run(task, config.depth, cfg)
     yield RunStarted(run.id, config.depth, source)
     out_dir = project.snapshots_dir / f"run-{run.id:04d}"
@@ -148,7 +151,8 @@ def score_study(project, run_id: int, study_id: int, *, task_options=None, seed:
     run, model, _ = _load_run_model(project, run_id)
     t = get_task(run.task, **(task_options or {}))
     labelled = [lab.frame for lab in project.labels(study_id)]
-    ds = yield from t.preview_data(project.study(study_id), np.random.default_rng(seed), labelled)
+    ds = yield from t.preview_data(project.study(study_id), np.random.default_rng(seed),
+                                   labelled, project)
     items, scores = yield from score_dataset(model, ds, positive=t.positive, device=device)
     project.put_scores(run_id, study_id, items, scores)
     return items, scores
@@ -156,3 +160,39 @@ def score_study(project, run_id: int, study_id: int, *, task_options=None, seed:
 
 def quick_config(config: TrainConfig, **changes) -> TrainConfig:
     return replace(config, **changes)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_interrupted_runs(project) -> list[int]:
+    """Mark runs left "running" by a process that no longer exists as failed.
+
+    A crash or kill mid-training leaves the run row "running"; its best snapshot (written
+    atomically) is kept and recorded, so nothing already learnt is lost. Runs of a live
+    process on this host, or of another host, are left alone.
+    """
+    fixed = []
+    host = socket.gethostname()
+    for run in project.runs():
+        if run.status != "running":
+            continue
+        pid, run_host = run.config.get("pid"), run.config.get("host")
+        if run_host != host or (pid is not None and _pid_alive(int(pid))):
+            continue
+        snaps = [s for s in project.snapshots(run.id) if s.val_auc is not None]
+        best = max(snaps, key=lambda s: s.val_auc, default=None)
+        project.finish_run(run.id, "failed",
+                           best_auc=None if best is None else best.val_auc,
+                           best_snapshot=None if best is None else project.folder / best.path,
+                           metrics={**run.metrics, "error": "interrupted: the program ended "
+                                    "during training; the best model saved before is kept"})
+        fixed.append(run.id)
+    return fixed

@@ -208,7 +208,7 @@ def _evaluate(head, inputs: _Inputs, name, ds, positive, batch_size, device, pre
     probs, losses = [], []
     head_was = head.training
     head.eval()
-    step = batch_size * 2
+    step = batch_size  # small chunks: a cancel waits at most one chunk
     with torch.no_grad():
         for s in range(0, len(ds), step):
             idx = np.arange(s, min(s + step, len(ds)))

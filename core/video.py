@@ -5,7 +5,7 @@ import-time scan (:func:`~core.video_index.scan_video`). ``read(i)`` returns exa
 frame ``i`` of the sequential decode, which is what the GUI shows and what training
 extracts, whatever order frames are asked in.
 
-Why it is faster than ``cap.set(CAP_PROP_POS_FRAMES, i); cap.read()``: OpenCV's FFmpeg
+Where it beats ``cap.set(CAP_PROP_POS_FRAMES, i); cap.read()``: OpenCV's FFmpeg
 seek jumps to the keyframe at or before ``i - 16`` and decodes forward, so every call
 decodes 17 to 16 + GOP frames, even when the decoder already stands just before ``i``.
 Here the decoder's position is tracked and it only seeks when grabbing forward would
@@ -47,13 +47,14 @@ from .video_index import (
     natural_key,
     open_capture,
     read_image,
+    recent_scan,
     scan_video,
 )
 
 __all__ = [
     "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FrameSource", "ReadStats", "VideoError",
     "VideoInfo", "content_hash", "frame_files", "is_video_path", "natural_key",
-    "open_source", "read_frames", "scan_video",
+    "open_source", "read_frames", "recent_scan", "scan_video",
 ]
 
 _SEEK_BACKOFF = 16  # OpenCV's FFmpeg seek lands on the keyframe at or before i - 16
@@ -124,7 +125,7 @@ class FrameSource:
         self._open()
         size = (int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                 int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
-        if size != (info.height, info.width):
+        if min(size) > 0 and size != (info.height, info.width):
             self.close()
             raise VideoError(f"The video \u201c{Path(info.path).name}\u201d is now "
                              f"{size[1]}x{size[0]}, not {info.width}x{info.height} as when it "
@@ -175,10 +176,15 @@ class FrameSource:
 
         Raises
         ------
+        IndexError, TypeError
+            An index out of range, or not an integer.
         ValueError
             Folder frames of different sizes (read them one at a time).
         """
-        idx = [self._check_index(k) for k in np.asarray(indices, dtype=np.int64).ravel()]
+        arr = np.asarray(indices).ravel()
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"frame indices must be integers, got {arr.dtype}")
+        idx = [self._check_index(int(k)) for k in arr]
         frames: dict[int, np.ndarray] = {}
         with self._lock:
             for k in sorted(set(idx)):
@@ -353,35 +359,16 @@ class FrameSource:
         return k
 
 
-_SCANS: OrderedDict[tuple[str, int, int], VideoInfo] = OrderedDict()
-_SCANS_LOCK = threading.Lock()
-
-
 def _scan_cached(path: str | os.PathLike[str]) -> VideoInfo:
-    """:func:`scan_video` run to the end, memoised on (path, size, mtime)."""
-    p = Path(path)
-    try:
-        st = p.stat()
-        key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    except OSError:
-        key = None
-    if key is not None:
-        with _SCANS_LOCK:
-            if key in _SCANS:
-                _SCANS.move_to_end(key)
-                return _SCANS[key]
-    gen = scan_video(p)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            info = stop.value
-            break
-    if key is not None:
-        with _SCANS_LOCK:
-            _SCANS[key] = info
-            while len(_SCANS) > 16:
-                _SCANS.popitem(last=False)
+    info = recent_scan(path)
+    if info is None:
+        gen = scan_video(path)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as stop:
+                info = stop.value
+                break
     return info
 
 
@@ -389,8 +376,10 @@ def open_source(path_or_info: str | os.PathLike[str] | VideoInfo,
                 cache_frames: int = 256) -> FrameSource:
     """Open a :class:`FrameSource`, scanning first when given a path.
 
-    Scans of unchanged files (same size and modification time) are reused within
-    the process, so opening a long video again does not decode it again.
+    The scan of an unchanged file (same size and modification time) made earlier in
+    this process, by :func:`scan_video` or here, is reused: opening a video just
+    imported does not decode it all again. Across processes, store
+    ``VideoInfo.to_json()`` and pass ``VideoInfo.from_json(...)`` instead of a path.
     """
     info = (path_or_info if isinstance(path_or_info, VideoInfo)
             else _scan_cached(path_or_info))

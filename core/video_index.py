@@ -17,11 +17,14 @@ natural order (``frame2`` before ``frame10``); frame ``i`` is the ``i``-th file.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import cv2
@@ -107,6 +110,17 @@ class VideoInfo:
     files: tuple[str, ...] = field(default=(), repr=False)
     warning: str = ""
 
+    def to_json(self) -> str:
+        """The whole index as JSON, to store with a project and skip a rescan."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> VideoInfo:
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        return cls(**{f.name: tuple(data[f.name]) if isinstance(data[f.name], list)
+                      else data[f.name] for f in fields(cls) if f.name in data})
+
 
 def natural_key(name: str) -> tuple[tuple[object, ...], str]:
     """Sort key putting ``frame2`` before ``frame10`` (digit runs compare as numbers)."""
@@ -191,11 +205,14 @@ def is_video_path(path: str | os.PathLike[str]) -> bool:
     suffix = p.suffix.lower()
     if suffix in VIDEO_EXTENSIONS:
         return True
-    if suffix in _NOT_VIDEO or p.stat().st_size == 0:
-        return False
-    with open(p, "rb") as f:
-        if f.read(132)[128:132] == b"DICM":  # DICOM files often have no suffix
+    try:
+        if suffix in _NOT_VIDEO or p.stat().st_size == 0:
             return False
+        with open(p, "rb") as f:
+            if f.read(132)[128:132] == b"DICM":  # DICOM files often have no suffix
+                return False
+    except OSError:
+        return False
     cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
     try:  # a single still image opens too: ask for two frames
         return cap.isOpened() and cap.grab() and cap.grab()
@@ -223,8 +240,9 @@ def content_hash(path: str | os.PathLike[str]) -> str:
         else:
             raise VideoError(f"{_quote(p)} was not found. Path: {p}", p)
     except OSError as exc:
-        raise VideoError(f"{_quote(Path(exc.filename or p))} cannot be read "
-                         f"({exc.strerror}). Path: {exc.filename or p}", p) from exc
+        where = Path(exc.filename) if exc.filename else p
+        raise VideoError(f"{_quote(where)} cannot be read ({exc.strerror}). Path: {where}",
+                         where) from exc
     return h.hexdigest()
 
 
@@ -263,9 +281,39 @@ def scan_video(path: str | os.PathLike[str]) -> Generator[Progress, None, VideoI
         Missing, unreadable, empty or frameless input; the message names the file.
     """
     p = Path(path)
-    if p.is_dir():
-        return (yield from _scan_folder(p))
-    return (yield from _scan_file(p))
+    key = _scan_key(p)
+    info = yield from (_scan_folder(p) if p.is_dir() else _scan_file(p))
+    if key is not None:
+        with _SCANS_LOCK:
+            _SCANS[key] = info
+            while len(_SCANS) > 16:
+                _SCANS.popitem(last=False)
+    return info
+
+
+# Scans of this process, on (path, size, modification time): opening a video that was
+# just imported must not decode it all again (see core.video.open_source).
+_SCANS: OrderedDict[tuple[str, int, int], VideoInfo] = OrderedDict()
+_SCANS_LOCK = threading.Lock()
+
+
+def _scan_key(p: Path) -> tuple[str, int, int] | None:
+    try:
+        st = p.stat()
+        return str(p.resolve()), st.st_size, st.st_mtime_ns
+    except OSError:
+        return None
+
+
+def recent_scan(path: str | os.PathLike[str]) -> VideoInfo | None:
+    """The result of an earlier :func:`scan_video` of ``path`` in this process, if the
+    file (size, modification time) is unchanged since; else None."""
+    key = _scan_key(Path(path))
+    with _SCANS_LOCK:
+        info = _SCANS.get(key) if key is not None else None
+        if info is not None:
+            _SCANS.move_to_end(key)
+        return info
 
 
 def _scan_folder(folder: Path) -> Generator[Progress, None, VideoInfo]:

@@ -197,14 +197,15 @@ class FrameQualityWorkspace(QWidget):
         self.open_study(sid)
 
     def open_study(self, study_id: int) -> None:
-        from core.video import VideoError, open_source
+        from core.studies import open_study
+        from core.video import VideoError
 
         study = self.project.study(study_id)
         if self.source is not None:
             self.source.close()
             self.source = None
         try:
-            self.source = open_source(study.path)
+            self.source = open_study(self.project, study)
         except (VideoError, OSError) as exc:
             self.study = study
             self.viewer.clear()

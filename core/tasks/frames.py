@@ -51,17 +51,20 @@ def prepare_frame(frame_rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(frame_rgb, FRAME_SIZE[::-1], interpolation=interp)
 
 
-def load_frames(study, frames: Sequence[int]) -> Generator[Progress, None, np.ndarray]:
+def load_frames(study, frames: Sequence[int], project=None
+                ) -> Generator[Progress, None, np.ndarray]:
     """Decode ``frames`` of ``study`` (sorted, one forward pass) at 350 x 500.
 
     Returns (len(frames), 350, 500, 3) uint8 RGB in the order of ``frames``.
     """
+    from ..studies import open_study
     from ..video import open_source
 
     frames = np.asarray(frames, dtype=np.int64)
     out = np.empty((len(frames), *FRAME_SIZE, 3), np.uint8)
     order = np.argsort(frames, kind="stable")
-    with open_source(study.path) as src:
+    src = open_study(project, study, 0) if project is not None else open_source(study.path, 0)
+    with src:
         for k, j in enumerate(order):
             out[j] = prepare_frame(src.read(int(frames[j])))
             if k % 8 == 0 or k == len(order) - 1:
@@ -108,7 +111,7 @@ class FrameQualityTask:
             mine = sorted((f, y) for (st, f, y) in rows if st.id == s.id)
             if not mine:
                 continue
-            arr = yield from load_frames(s, [f for f, _ in mine])
+            arr = yield from load_frames(s, [f for f, _ in mine], project)
             images.append(arr)
             keys += [ItemKey(s.id, f) for f, _ in mine]
             labels += [y for _, y in mine]
@@ -131,15 +134,15 @@ class FrameQualityTask:
     def test_data(self, project, rng, study_ids=None):
         return (yield from self._data(project, "test", self.config.test_crops, rng, study_ids))
 
-    def preview_data(self, study, rng: np.random.Generator, extra_frames: Sequence[int] = ()
-                     ) -> Generator[object, None, CropDataset]:
+    def preview_data(self, study, rng: np.random.Generator, extra_frames: Sequence[int] = (),
+                     project=None) -> Generator[object, None, CropDataset]:
         """Crops of frames spread over ``study`` plus ``extra_frames`` (e.g. the labelled
         ones, for the disagreement list); items are frame numbers."""
         step = max(1, int(np.ceil(study.n_frames / self.config.preview_max_frames)))
         extra = np.asarray(extra_frames, dtype=np.int64)
         extra = extra[(extra >= 0) & (extra < study.n_frames)]
         frames = np.union1d(np.arange(0, study.n_frames, step), extra)
-        images = yield from load_frames(study, frames)
+        images = yield from load_frames(study, frames, project)
         zeros = np.zeros(len(frames), np.int64)
         return _crop_dataset(images, zeros, frames, zeros, self.config.preview_crops,
                              self.config.crop, rng)

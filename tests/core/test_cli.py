@@ -122,3 +122,28 @@ def test_train_and_evaluate_with_imported_weights(tmp_path, capsys):
     assert rc == EXIT_OK, err
     e = json.loads(out)
     assert 0.0 <= e["auc"] <= 1.0 and len(e["operating_points"]) == 3
+
+
+def test_interrupted_run_is_recovered(tmp_path):
+    """A run left "running" by a killed process becomes "failed", its best model kept."""
+    import subprocess
+    import sys
+
+    from core.jobs import recover_interrupted_runs
+    from core.project import Project
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with Project.create(tmp_path / "p") as project:
+        import socket
+
+        run = project.start_run("frames", "fc7", {"pid": dead.pid, "host": socket.gethostname()})
+        snap = project.folder / "snapshots" / "best.pt"
+        project.add_snapshot(run.id, 2, snap, 0.81)
+        live = project.start_run("frames", "fc8", {"pid": __import__("os").getpid(),
+                                                   "host": socket.gethostname()})
+        assert recover_interrupted_runs(project) == [run.id]
+        r = project.run(run.id)
+        assert r.status == "failed" and r.best_auc == pytest.approx(0.81)
+        assert "interrupted" in r.metrics["error"] and r.best_snapshot
+        assert project.run(live.id).status == "running"

@@ -219,6 +219,19 @@ def test_informative_fraction_extremes(tmp_path: Path) -> None:
     assert all_bad.labels.tolist() == [0] * 10
 
 
+def test_informative_fraction_is_kept_over_a_long_video(tmp_path: Path) -> None:
+    _, video = _run(
+        make_video(
+            tmp_path / "f.mp4",
+            240,
+            np.random.default_rng(1),
+            size=(70, 100),
+            informative_fraction=0.3,
+        )
+    )
+    assert abs(video.labels.mean() - 0.3) < 0.08
+
+
 def test_mean_colour_does_not_separate_classes(balanced_frames) -> None:
     means, labels, _ = balanced_frames
     # Best single channel, in whichever direction suits it.

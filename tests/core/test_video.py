@@ -1,0 +1,386 @@
+"""Video reader: exact frame counts and random access equal to the sequential decode."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.events import Progress
+from core.video import (
+    FrameSource,
+    VideoError,
+    VideoInfo,
+    content_hash,
+    is_video_path,
+    open_source,
+    read_frames,
+    scan_video,
+)
+
+TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
+N = 60
+SIZE = (72, 96)  # rows, cols
+CODECS = [("mp4v", ".mp4"), ("mp4v", ".avi"), ("MJPG", ".avi"), ("VP80", ".mkv"),
+          ("FFV1", ".mkv")]
+
+
+def run(gen):
+    """Drive a core generator to its end: (return value, events yielded)."""
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            return stop.value, events
+
+
+def scan(path):
+    return run(scan_video(path))[0]
+
+
+def write_video(path: Path, fourcc: str, n: int = N, size=SIZE, seed: int = 0) -> bool:
+    """A pan over a random texture with the frame number drawn: every frame differs."""
+    h, w = size
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.integers(0, 256, (2 * h, 2 * w, 3), dtype=np.uint8), (0, 0), 2)
+    tex = cv2.normalize(tex, None, 0, 255, cv2.NORM_MINMAX)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (w, h))
+    if not writer.isOpened():
+        return False
+    for i in range(n):
+        y, x = int(h / 2 + h / 2 * np.sin(i / 9)), int(w / 2 + w / 2 * np.cos(i / 13))
+        frame = tex[y:y + h, x:x + w].copy()
+        cv2.putText(frame, str(i), (4, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+        writer.write(frame)
+    writer.release()
+    return True
+
+
+def sequential(path: Path) -> list[np.ndarray]:
+    """The ground truth: a plain OpenCV read loop, converted to RGB."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames
+
+
+@pytest.fixture(scope="module", params=CODECS, ids=lambda c: f"{c[0]}{c[1]}")
+def video(request, tmp_path_factory):
+    fourcc, ext = request.param
+    path = tmp_path_factory.mktemp("video") / f"clip{ext}"
+    if not write_video(path, fourcc):
+        pytest.skip(f"no {fourcc} writer in this OpenCV build")
+    return path, sequential(path), scan(path), fourcc
+
+
+@pytest.fixture(scope="module")
+def mp4(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mp4") / "clip.mp4"
+    assert write_video(path, "mp4v")
+    return path, sequential(path), scan(path)
+
+
+def test_scan_counts_frames_exactly_and_indexes_keyframes(video):
+    path, frames, info, fourcc = video
+    assert len(frames) == N and info.n_frames == N
+    assert (info.kind, info.height, info.width, info.warning) == ("video", *SIZE, "")
+    assert info.fps == pytest.approx(25.0)
+    assert info.keyframes[0] == 0 and list(info.keyframes) == sorted(set(info.keyframes))
+    assert len(info.fingerprints) == len(info.pts) == N
+    if fourcc in ("MJPG", "FFV1"):  # intra-only codecs: every frame is a keyframe
+        assert len(info.keyframes) == N
+    else:
+        assert 1 < len(info.keyframes) < N // 2
+
+
+def test_scan_reports_progress(mp4):
+    path = mp4[0]
+    info, events = run(scan_video(path))
+    assert events and all(isinstance(e, Progress) and e.stage == "scan" for e in events)
+    assert (events[-1].done, events[-1].total) == (info.n_frames, info.n_frames)
+
+
+@pytest.mark.parametrize("cache_frames", [0, 4, 256])
+def test_random_access_equals_sequential_decode(video, cache_frames):
+    path, frames, info, _ = video
+    rng = np.random.default_rng(cache_frames)
+    orders = [range(N), range(N - 1, -1, -1), rng.permutation(N), rng.integers(0, N, 40)]
+    with FrameSource(info, cache_frames=cache_frames) as src:
+        assert (src.n_frames, src.shape, len(src)) == (N, SIZE, N)
+        for order in orders:
+            for i in order:
+                frame = src.read(int(i))
+                assert frame.dtype == np.uint8 and frame.shape == (*SIZE, 3)
+                assert np.array_equal(frame, frames[i]), f"frame {i}"
+
+
+def test_forward_steps_reuse_the_decoder_position(mp4):
+    path, frames, info = mp4
+    with FrameSource(info) as src:
+        src.read(30)
+        seeks, grabs = src.stats.seeks, src.stats.grabs
+        for i in range(31, 40):
+            assert np.array_equal(src.read(i), frames[i])
+        # no seek, exactly one decoded frame per step
+        assert (src.stats.seeks, src.stats.grabs) == (seeks, grabs + 9)
+        src.read(45)  # a short jump ahead decodes forward instead of seeking
+        assert (src.stats.seeks, src.stats.grabs) == (seeks, grabs + 15)
+
+
+def test_stepping_back_fills_the_cache_in_one_pass(mp4):
+    path, frames, info = mp4
+    with FrameSource(info) as src:
+        src.read(50)
+        src.read(49)  # a backward miss decodes a block behind 49
+        seeks, misses = src.stats.seeks, src.stats.misses
+        for i in range(48, 20, -1):
+            assert np.array_equal(src.read(i), frames[i])
+        assert (src.stats.seeks, src.stats.misses) == (seeks, misses)  # all hits
+
+
+def test_cache_hits_return_independent_copies(mp4):
+    path, frames, info = mp4
+    with FrameSource(info, cache_frames=8) as src:
+        a = src.read(12)
+        hits = src.stats.hits
+        a[:] = 0  # the caller owns its array; the cache is untouched
+        b = src.read(12)
+        assert src.stats.hits == hits + 1
+        assert np.array_equal(b, frames[12]) and not np.shares_memory(a, b)
+
+
+def test_read_frames_in_any_order(mp4):
+    path, frames, info = mp4
+    idx = [5, 3, 5, N - 1, 0, 31]
+    out = read_frames(path, idx)
+    assert out.shape == (len(idx), *SIZE, 3) and out.dtype == np.uint8
+    for row, i in zip(out, idx, strict=True):
+        assert np.array_equal(row, frames[i])
+    assert read_frames(info, []).shape == (0, *SIZE, 3)
+    with pytest.raises(TypeError, match="integers"):
+        read_frames(info, [1.5])
+
+
+def test_threads_can_share_a_source(mp4):
+    path, frames, info = mp4
+    src = FrameSource(info, cache_frames=16)
+    errors = []
+
+    def worker(seed):
+        for i in np.random.default_rng(seed).integers(0, N, 30):
+            if not np.array_equal(src.read(int(i)), frames[i]):
+                errors.append(int(i))
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    src.close()
+    assert errors == []
+
+
+def test_bad_indices_and_closed_source(mp4):
+    path, _, info = mp4
+    src = FrameSource(info)
+    for i in (-1, N):
+        with pytest.raises(IndexError, match="outside"):
+            src.read(i)
+    src.close()
+    with pytest.raises(ValueError, match="closed"):
+        src.read(0)
+    with pytest.raises(ValueError, match="cache_frames"):
+        FrameSource(info, cache_frames=-1)
+
+
+def test_open_source_reuses_the_scan_of_an_unchanged_file(tmp_path, mp4):
+    path = tmp_path / "imported.mp4"
+    shutil.copy(mp4[0], path)
+    info = scan(path)  # the import
+    with open_source(path) as a, open_source(str(path)) as b:
+        assert a.info is info and b.info is info
+    os.utime(path, ns=(1, 1))  # touched: scanned again
+    with open_source(path) as c:
+        assert c.info is not info and c.info == info
+
+
+def test_video_info_json_round_trip(mp4):
+    info = mp4[2]
+    back = VideoInfo.from_json(info.to_json())
+    assert back == info and isinstance(back.fingerprints, tuple)
+    with FrameSource(back) as src:
+        assert np.array_equal(src.read(33), mp4[1][33])
+
+
+def _truncate(src: Path, dst: Path, fraction: float) -> Path:
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * fraction)])
+    return dst
+
+
+@pytest.mark.parametrize("fourcc", ["mp4v", "MJPG"])
+def test_truncated_avi_keeps_its_complete_frames(tmp_path, fourcc):
+    whole = tmp_path / "whole.avi"
+    assert write_video(whole, fourcc, n=90)
+    intact = sequential(whole)
+    cut = _truncate(whole, tmp_path / "cut.avi", 0.6)
+    info = scan(cut)
+    decoded = sequential(cut)
+    # defined behaviour: a shorter, exact count; the last (partial) frame is dropped
+    assert 0 < info.n_frames == len(decoded) - 1 < 90
+    assert "cut.avi" in info.warning and "incomplete" in info.warning
+    with FrameSource(info, cache_frames=4) as src:
+        for i in [*range(info.n_frames - 1, -1, -1), *range(info.n_frames)]:
+            frame = src.read(i)
+            assert np.array_equal(frame, decoded[i]) and np.array_equal(frame, intact[i])
+        with pytest.raises(IndexError):
+            src.read(info.n_frames)
+
+
+def test_truncated_mp4_is_a_clear_error(tmp_path, mp4):
+    cut = _truncate(mp4[0], tmp_path / "interrupted.mp4", 0.6)
+    with pytest.raises(VideoError, match="interrupted.mp4") as err:
+        scan(cut)
+    assert err.value.path == str(cut)
+
+
+def test_unreadable_files_are_clear_errors(tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is a text file, not a video\n" * 20)
+    with pytest.raises(VideoError, match="notes.mp4.*cannot be opened"):
+        scan(fake)
+    empty = tmp_path / "empty.avi"
+    empty.touch()
+    with pytest.raises(VideoError, match="empty.avi.*empty"):
+        scan(empty)
+    with pytest.raises(VideoError, match="missing.mp4.*not found"):
+        scan(tmp_path / "missing.mp4")
+
+
+def test_a_replaced_file_is_detected_not_misread(tmp_path):
+    path = tmp_path / "study.avi"
+    assert write_video(path, "mp4v", seed=0)
+    info = scan(path)
+    assert write_video(path, "mp4v", seed=1)  # same size and length, other pixels
+    with FrameSource(info) as src, pytest.raises(VideoError, match="study.avi.*changed"):
+        src.read(25)
+
+
+def _write_png(path: Path, value: int) -> np.ndarray:
+    bgr = np.zeros((8, 10, 3), np.uint8)
+    bgr[..., 0], bgr[..., 2] = value, 255 - value  # blue, red: checks the RGB order
+    assert cv2.imwrite(str(path), bgr)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def test_folder_frames_in_natural_order(tmp_path):
+    names = ["frame10.png", "frame2.png", "frame1.png", "Frame3.PNG"]
+    expected = {name: _write_png(tmp_path / name, 20 * k) for k, name in enumerate(names)}
+    (tmp_path / "notes.txt").write_text("not a frame")
+    info, events = run(scan_video(tmp_path))
+    assert events
+    assert info.files == ("frame1.png", "frame2.png", "Frame3.PNG", "frame10.png")
+    assert (info.kind, info.n_frames, info.fps, info.height, info.width) == (
+        "folder", 4, 0.0, 8, 10)
+    with open_source(info) as src:
+        for i, name in enumerate(info.files):
+            assert np.array_equal(src.read(i), expected[name])
+        assert src.read_many([3, 0]).shape == (2, 8, 10, 3)
+
+
+def test_folder_with_a_broken_image(tmp_path):
+    _write_png(tmp_path / "f1.png", 0)
+    (tmp_path / "f2.png").write_bytes(b"garbage, not a png")
+    with pytest.raises(VideoError, match="f2.png"):
+        scan(tmp_path)
+    good = _write_png(tmp_path / "f2.png", 9)
+    ok_bytes = (tmp_path / "f2.png").read_bytes()
+    (tmp_path / "f3.png").write_bytes(ok_bytes[:30])  # valid signature, cut short
+    info = scan(tmp_path)
+    with FrameSource(info) as src:
+        assert np.array_equal(src.read(1), good)
+        with pytest.raises(VideoError, match="f3.png"):
+            src.read(2)
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    folder = tmp_path / "no frames here"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("x")
+    with pytest.raises(VideoError, match="no frames here"):
+        scan(folder)
+    assert not is_video_path(folder)
+
+
+def test_is_video_path(tmp_path, mp4):
+    assert is_video_path(mp4[0])
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    _write_png(frames / "a.png", 1)
+    assert is_video_path(frames)
+    assert not is_video_path(frames / "a.png")
+    text = tmp_path / "a.txt"
+    text.write_text("hello")
+    assert not is_video_path(text) and not is_video_path(tmp_path / "missing.mp4")
+    probed = tmp_path / "recording.bin"  # unknown suffix: decided by probing
+    shutil.copy(mp4[0], probed)
+    assert is_video_path(probed)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\x01" * 500)
+    assert not is_video_path(junk)
+
+
+def test_content_hash(tmp_path, mp4):
+    path = mp4[0]
+    digest = content_hash(path)
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest() == content_hash(path)
+    copy = tmp_path / "copy.mp4"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    copy.write_bytes(bytes(data))
+    assert content_hash(copy) != digest
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    _write_png(folder / "f1.png", 1)
+    _write_png(folder / "f2.png", 2)
+    h1 = content_hash(folder)
+    (folder / "notes.txt").write_text("ignored: not a frame")
+    assert content_hash(folder) == h1
+    (folder / "f2.png").rename(folder / "f3.png")
+    assert content_hash(folder) != h1
+    (folder / "f3.png").rename(folder / "f2.png")
+    assert content_hash(folder) == h1
+    _write_png(folder / "f2.png", 3)
+    assert content_hash(folder) != h1
+    with pytest.raises(VideoError, match="nothing.mp4"):
+        content_hash(tmp_path / "nothing.mp4")
+
+
+def test_real_frame_folder_kvasir():
+    folder = TESTDATA / "kvasir_seg" / "images"
+    if not folder.is_dir():
+        pytest.skip("shared test data absent")
+    info = scan(folder)
+    files = sorted(p.name for p in folder.iterdir() if p.suffix.lower() == ".jpg")
+    assert info.kind == "folder" and list(info.files) == files
+    assert info.n_frames == len(files) and is_video_path(folder)
+    with FrameSource(info) as src:
+        for i, name in enumerate(files):
+            expected = cv2.cvtColor(cv2.imread(str(folder / name)), cv2.COLOR_BGR2RGB)
+            assert np.array_equal(src.read(i), expected)
+        if len({src.read(i).shape for i in range(len(files))}) > 1:
+            with pytest.raises(ValueError, match="differ in size"):
+                src.read_many(range(len(files)))
