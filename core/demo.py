@@ -25,11 +25,11 @@ from .tasks.frames import CLASS_NAMES, FrameTaskConfig
 class DemoSize:
     n_videos: int = 6
     n_test_videos: int = 2
-    n_frames: int = 150
+    n_frames: int = 120
     label_fraction: float = 0.6
     crops_per_frame: int = 8
     test_crops: int = 8
-    epochs: int = 8
+    epochs: int = 6
 
 
 SMALL = DemoSize(n_videos=4, n_test_videos=1, n_frames=36, label_fraction=0.75,

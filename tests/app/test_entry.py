@@ -1,0 +1,43 @@
+"""The ``layertune`` entry point: GUI where there is a display, headless where not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.__main__ import display_available, main
+
+
+@pytest.fixture
+def no_display(monkeypatch, tmp_path):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setattr("sys.platform", "linux")
+
+
+def test_display_detection(no_display, monkeypatch):
+    assert not display_available()
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert display_available()
+
+
+def test_gui_without_display_is_a_clear_error(no_display, capsys):
+    assert main(["gui"]) == 2
+    assert "no display" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_without_display_runs_headless(no_display, tmp_path, capsys):
+    rc = main(["demo", "--small", "--json", "--project", str(tmp_path / "d"), "--device", "cpu"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "No display found" in out.err
+    assert 0.0 <= json.loads(out.out)["test"]["auc"] <= 1.0
+
+
+def test_cli_commands_pass_through(capsys):
+    assert main(["schedule", "--depth", "fc8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["depth"] == "fc8"
