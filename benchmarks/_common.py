@@ -267,6 +267,46 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+class OtherLoad:
+    """Share of the machine's CPU time that *other* processes used while this ran.
+
+    Timings on a small shared machine are only meaningful when this is near zero: under
+    oversubscription each OpenMP parallel region can wait a scheduler tick for a
+    descheduled thread, which inflates short ops many times over. Linux only (reads
+    ``/proc``); ``fraction()`` is None elsewhere.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[int, int, int] | None:
+        try:
+            with open("/proc/stat") as f:
+                cpu = [int(v) for v in f.readline().split()[1:]]
+            with open("/proc/self/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            return None
+        idle = cpu[3] + (cpu[4] if len(cpu) > 4 else 0)
+        total = sum(cpu[:8])
+        return total, total - idle, int(fields[11]) + int(fields[12])  # utime + stime
+
+    def fraction(self) -> float | None:
+        end = self._sample()
+        if self._start is None or end is None or end[0] <= self._start[0]:
+            return None
+        total, busy, ours = (b - a for a, b in zip(self._start, end))
+        return max(0.0, (busy - ours) / total)
+
+    def line(self) -> str:
+        f = self.fraction()
+        if f is None:
+            return "load from other processes: unknown"
+        warn = "  WARNING: the machine was busy, timings are unreliable" if f > 0.1 else ""
+        return f"other processes used {f:.0%} of the machine's CPU time meanwhile{warn}"
+
+
 def machine_line() -> str:
     """torch version, threads and the CPU's bf16 support, for the report header."""
     from core.training import cpu_has_fast_bf16

@@ -14,8 +14,10 @@ epochs (caching included). It also prints the arithmetic bound: per patch, the
 reference does the trunk's forward pass plus the head's training, ours only the latter.
 
 Gate (exit 1 on failure), per step and per validation, loss against the reference:
-fp32 within 1e-4 + 1e-4 relative; ``auto`` (bf16 where the CPU has it) within 0.005 +
-1 % relative. The speed target (>= 50x per step) is reported, not gated.
+fp32 within 1e-4 + 1e-4 relative; ``auto`` (bf16 where the CPU has it) within 1e-3 +
+1e-3 relative (the cached features are computed in chunks of another size than the
+training batches, which may round differently in bf16). The speed target (>= 50x per
+step) is reported, not gated.
 
 Usage: ``python benchmarks/bench_shallow.py [--quick] [--steps N] [--depths fc8,fc6]``
 """
@@ -37,6 +39,7 @@ from torch import nn
 
 from benchmarks._common import (
     EngineRun,
+    OtherLoad,
     compare_losses,
     crop_dataset,
     fake_pretrained,
@@ -55,7 +58,7 @@ SEED = 0
 BATCH = 32
 BASE_LR = 0.01  # ten times the paper's, so the loss moves within a few dozen steps
 SHALLOW = ("fc8", "fc7", "fc6")
-TOL = {"fp32": (1e-4, 1e-4), "auto": (5e-3, 1e-2)}  # (atol, rtol) per precision
+TOL = {"fp32": (1e-4, 1e-4), "auto": (1e-3, 1e-3)}  # (atol, rtol) per precision
 
 
 def macs_per_patch(depth: str) -> tuple[float, float]:
@@ -100,6 +103,7 @@ def _run(dataset: CropDataset, split, pretrained, depth: str, precision: str, ca
 def bench_depth(dataset, split, pretrained, depth: str, precision: str, steps: int,
                 epochs: int, device: str) -> dict:
     """Ours and the reference at one depth, interleaved; figures and gate of the pair."""
+    load = OtherLoad()
     ours = _run(dataset, split, pretrained, depth, precision, True, steps, device)
     ref = _run(dataset, split, pretrained, depth, precision, False, steps, device)
     interleave([ours, ref], steps)
@@ -121,7 +125,7 @@ def bench_depth(dataset, split, pretrained, depth: str, precision: str, steps: i
         "setup_ref": ref.setup_s, "val_ours": val_ours, "val_ref": val_ref,
         "amortised": total_ref / total_ours, "total_ours": total_ours, "total_ref": total_ref,
         "tol": (atol, rtol), "train_match": m_train, "val_match": m_val, "ok": m_train.ok and m_val.ok,
-        "losses_ours": ours.log.losses, "losses_ref": ref.log.losses,
+        "other_load": load.fraction(), "losses_ours": ours.log.losses, "losses_ref": ref.log.losses,
     }
 
 
@@ -163,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             r = bench_depth(dataset, split, pretrained, depth, precision, steps, args.epochs,
                             args.device)
             rows.append(r)
-            print(f"  done {depth} {r['precision']} ({time.perf_counter() - t0:.0f} s)",
-                  flush=True)
+            busy = "?" if r["other_load"] is None else f"{r['other_load']:.0%}"
+            print(f"  done {depth} {r['precision']} ({time.perf_counter() - t0:.0f} s; other "
+                  f"processes' share of the CPU meanwhile: {busy})", flush=True)
 
     print("\nper step (median), caching, validation, amortised (ms unless stated):")
     print(f"  {'depth':<5} {'prec':<4} {'ours':>8} {'ref':>8} {'ratio':>8} {'target':>7} "
@@ -181,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {d}: trunk forward {trunk_m / 1e6:7.1f} M, head training {head_m / 1e6:8.3f} M "
               f"-> at most {(trunk_m + head_m) / head_m:8.1f}x per step")
 
+    print(f"  amortised: caching is one trunk pass over every patch, the reference makes one "
+          f"per epoch,\n  so over {args.epochs} epochs the amortised ratio stays below about "
+          f"{args.epochs}x however cheap the head is.")
+    print("  per step at fc7/fc6 the head's SGD update is memory-bound: every step reads and "
+          "writes\n  the tuned weights, gradients and momenta (fc6+fc7+fc8: 58.6 M parameters, "
+          "~234 MB fp32)\n  whatever the batch, so the FLOP bound above is not reached.")
+
     print("\ncorrectness gate (per-step training loss and per-validation loss vs reference):")
     for r in rows:
         mt, mv = r["train_match"], r["val_match"]
@@ -191,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         if not r["ok"]:
             print("    ours: " + " ".join(f"{v:.4f}" for v in r["losses_ours"]))
             print("    ref : " + " ".join(f"{v:.4f}" for v in r["losses_ref"]))
+    busy = [r["other_load"] for r in rows if r["other_load"] is not None]
+    if busy and max(busy) > 0.1:
+        print(f"\nWARNING: other processes used up to {max(busy):.0%} of the CPU during some "
+              "pairs: their timings are unreliable")
     ok = all(r["ok"] for r in rows)
     missed = [f"{r['depth']}/{r['precision']}" for r in rows if r["ratio"] < TARGET]
     print(f"\ngate: {verdict(ok)}; speed target {TARGET:.0f}x per step: "

@@ -20,9 +20,11 @@ Gate (exit 1 on failure):
   data, weights and dropout masks), the first 5 within 1e-4 relative (same rates and
   momentum), every step within 5e-3 relative (channels-last and NCHW convolutions round
   differently, and the difference grows slowly along the trajectory);
-* ``auto`` (bf16): every step within 0.01 absolute + 1 % relative of the reference, and
-  the mean loss of the last 5 steps within 0.01. For scale: the loss moves by 0.02-0.1
-  from one batch to the next, so different batches or masks fail this at once.
+* ``auto`` (bf16): every step within 0.005 absolute of the reference, and the mean loss
+  of the last 5 steps within 0.003 (bf16 rounding drifts slowly along the trajectory:
+  about 0.0015 at most over the default 30 steps on the development machine).
+The fp32 check is what pins the batches, dropout masks and rates (its first steps agree
+to rounding); the bf16 check bounds how far bf16 moves the trajectory.
 The speed target (>= 1.5x, steady-state median images/s) is reported, not gated.
 
 Usage: ``python benchmarks/bench_training.py [--quick] [--fp32] [--steps N]``
@@ -48,6 +50,7 @@ from torch.utils.data import DataLoader, Dataset
 from benchmarks._common import (
     EngineRun,
     LoopRun,
+    OtherLoad,
     StepLog,
     compare_losses,
     crop_dataset,
@@ -73,8 +76,8 @@ BASE_LR = 0.01
 FP32_FIRST_ATOL = 1e-5
 FP32_EARLY_STEPS, FP32_EARLY_RTOL = 5, 1e-4
 FP32_RTOL = 5e-3
-BF16_ATOL, BF16_RTOL = 0.01, 0.01
-BF16_TAIL_ATOL = 0.01
+BF16_ATOL = 0.005
+BF16_TAIL_ATOL = 0.003
 
 
 # --------------------------------------------------------------------------- reference
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = ap.parse_args(argv)
     steps = args.steps or (8 if args.quick else 30)
-    check_steps = steps if args.fp32 else 3
+    check_steps = steps if args.fp32 else min(steps, FP32_EARLY_STEPS)
     if steps < 3:
         ap.error("--steps must be at least 3 (2 warm-up steps are left out)")
     device = torch.device(args.device)
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                              device=device))
     ours32 = engine_run(dataset, split, pretrained, steps=check_steps, precision="fp32",
                         device=args.device)
-    t0 = time.perf_counter()
+    t0, load = time.perf_counter(), OtherLoad()
     interleave([ours, ref, ours32] if args.fp32 else [ours, ref], steps)
     if not args.fp32:
         interleave([ours32], check_steps)
@@ -220,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     used = ours.result.precision
 
     print(f"\nthroughput (images/s, data loading included, wall {wall:.0f} s):")
+    print(f"  {load.line()}")
     _, ips_ours = _row(f"ours ({used}, channels-last)", ours.log)
     _, ips_ref = _row("reference (fp32, NCHW)", ref.log)
     ratio = ips_ours / ips_ref
@@ -241,12 +245,12 @@ def main(argv: list[str] | None = None) -> int:
           f"(tol {FP32_FIRST_ATOL:g}), first {early.steps} max rel {early.max_rel:.1e} "
           f"(tol {FP32_EARLY_RTOL:g}), all max rel {m32.max_rel:.1e} (tol {FP32_RTOL:g})  "
           f"{verdict(ok32)}")
-    mb = compare_losses(ours.log.losses, ref.log.losses, atol=BF16_ATOL, rtol=BF16_RTOL)
+    mb = compare_losses(ours.log.losses, ref.log.losses, atol=BF16_ATOL, rtol=0.0)
     tail = min(5, steps)
     tail_diff = abs(np.mean(ours.log.losses[-tail:]) - np.mean(ref.log.losses[-tail:]))
     okb = mb.ok and tail_diff <= BF16_TAIL_ATOL
     print(f"  {used}, {mb.steps} steps: max |diff| {mb.max_abs:.4f}, max rel {mb.max_rel:.2%} "
-          f"(tol {BF16_ATOL} + {BF16_RTOL:.0%}); last-{tail} mean |diff| {tail_diff:.4f} "
+          f"(tol {BF16_ATOL}); last-{tail} mean |diff| {tail_diff:.4f} "
           f"(tol {BF16_TAIL_ATOL})  {verdict(okb)}")
     jump = float(np.median(np.abs(np.diff(ref.log.losses)))) if steps > 1 else math.nan
     print(f"  (for scale: the reference loss goes {ref.log.losses[0]:.4f} -> "
