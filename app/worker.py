@@ -50,7 +50,6 @@ class GeneratorWorker(QObject):
         self._thread.setObjectName(f"layertune-{name}")
         self.moveToThread(self._thread)
         self._thread.started.connect(self._run)
-        self.finished.connect(self._thread.quit)
         GeneratorWorker._instances.add(self)
 
     @classmethod
@@ -121,6 +120,9 @@ class GeneratorWorker(QObject):
                 gen.close()
             self._done.set()
             self.finished.emit()
+            # quit() is thread-safe; called here (not via a queued signal) so that wait()
+            # on a GUI thread that is not processing events still returns promptly
+            self._thread.quit()
 
 
 def _lower_thread_priority(nice: int = 5) -> None:

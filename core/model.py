@@ -24,6 +24,10 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
+# Imported here, not lazily: importing torchvision holds the interpreter lock for over
+# a second, which would freeze the GUI if it first happened on a training thread.
+from torchvision.models import alexnet
+
 LAYERS: tuple[str, ...] = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 """AlexNet's learnable layers, input side first."""
 
@@ -172,8 +176,6 @@ def build_alexnet(n_classes: int = 2, state_dict: dict | None = None) -> nn.Modu
     ``state_dict`` (torchvision's ImageNet format, 1000-way fc8) loads every layer but
     fc8, which stays freshly initialised, as the paper's replacement fc8 does.
     """
-    from torchvision.models import alexnet
-
     model = alexnet(weights=None)
     if state_dict is not None:
         model.load_state_dict(state_dict, strict=True)
