@@ -25,16 +25,16 @@ def make_app(argv=None) -> QApplication:
     return app
 
 
-def create_demo_with_progress(folder: Path, parent=None):
+def create_demo_with_progress(folder: Path, parent=None, small: bool = False):
     """Build (or reuse) the demo project, showing progress; returns the Project."""
-    from core.demo import make_demo_project
+    from core.demo import SMALL, DemoSize, make_demo_project
     from core.events import Progress
 
     dlg = QProgressDialog("Preparing the demo project…", None, 0, 0, parent)
     dlg.setWindowTitle("LayerTune")
     dlg.setWindowModality(Qt.WindowModality.ApplicationModal)
     dlg.setMinimumDuration(300)
-    gen = make_demo_project(folder)
+    gen = make_demo_project(folder, SMALL if small else DemoSize())
     try:
         while True:
             ev = next(gen)
@@ -56,6 +56,7 @@ def run_gui(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="layertune")
     p.add_argument("command", nargs="?", default="gui", choices=("gui", "demo"))
     p.add_argument("--project")
+    p.add_argument("--small", action="store_true")
     args, _ = p.parse_known_args(argv)
     app = make_app()
     from .main_window import MainWindow
@@ -63,7 +64,7 @@ def run_gui(argv: list[str]) -> int:
     try:
         if args.command == "demo":
             folder = Path(args.project) if args.project else default_demo_folder()
-            project = create_demo_with_progress(folder)
+            project = create_demo_with_progress(folder, small=args.small)
         else:
             folder = args.project or QSettings().value("recent/project")
             if not folder:

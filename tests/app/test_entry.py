@@ -41,3 +41,28 @@ def test_demo_without_display_runs_headless(no_display, tmp_path, capsys):
 def test_cli_commands_pass_through(capsys):
     assert main(["schedule", "--depth", "fc8", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["depth"] == "fc8"
+
+
+def test_demo_opens_the_window_where_there_is_a_display(qtbot, tmp_path, monkeypatch):
+    """`layertune demo` through the real entry point: demo project made, window shown."""
+    from PySide6.QtWidgets import QApplication
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    seen = {}
+
+    def fake_exec(*_):
+        app = QApplication.instance()
+        app.processEvents()
+        win = next(w for w in app.topLevelWidgets() if w.isVisible()
+                   and w.windowTitle().startswith("LayerTune"))
+        seen["title"] = win.windowTitle()
+        seen["studies"] = win.frames.study_list.count()
+        seen["frame"] = win.frames.viewer.image.image is not None
+        win.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    assert main(["demo", "--small", "--project", str(tmp_path / "demo")]) == 0
+    assert str(tmp_path / "demo") in seen["title"]
+    assert seen["studies"] == 4 and seen["frame"]

@@ -161,3 +161,28 @@ def test_import_good_video_adds_study(qtbot, window, tmp_path):
     window.import_study(synth.path)
     qtbot.waitUntil(lambda: window.frames.study_list.count() == n_before + 1, timeout=60_000)
     qtbot.waitUntil(lambda: not window._import_job[0].is_running(), timeout=10_000)
+
+
+def test_missing_weights_offers_scratch_instead_of_silent_random(qtbot, window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    seen = []
+
+    def fake_exec(box):
+        seen.append(box.text())
+        btn = next(b for b in box.buttons() if b.text() == "Train from scratch instead")
+        btn.click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    panel = window.frames.training
+    panel.depth_stack.set_depth("fc7")
+    panel.epochs.setValue(1)
+    panel.crops.setValue(1)
+    panel.device.setCurrentIndex(panel.device.findData("cpu"))
+    panel.train_button.click()
+    assert seen and "alexnet-owt-7be5be79.pth" in seen[0]
+    assert panel.depth_stack.depth() == "scratch"
+    qtbot.waitUntil(lambda: not window.controller.is_running() and not panel.is_running(),
+                    timeout=180_000)
+    assert window.project.runs()[-1].depth == "scratch"
