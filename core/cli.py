@@ -89,15 +89,12 @@ def _fmt_s(s: float) -> str:
 
 def drive(gen: Generator, printer: ProgressPrinter | None = None):
     """Run a core generator to the end, printing its events; returns its value."""
+    from .events import drain
+
     printer = printer or ProgressPrinter()
     try:
-        while True:
-            try:
-                printer(next(gen))
-            except StopIteration as stop:
-                return stop.value
+        return drain(gen, printer)
     finally:
-        gen.close()
         printer.close()
 
 

@@ -85,3 +85,20 @@ class Scored:
     items: object  # np.ndarray (M,) int64
     probs: object  # np.ndarray (M,) float64
     epoch: int
+
+
+def drain(gen, on_event=None):
+    """Run a core generator to the end and return its result.
+
+    ``on_event`` (optional) receives every yielded event; the CLI's progress printer
+    and tests use this instead of writing the StopIteration dance each time.
+    """
+    try:
+        while True:
+            ev = next(gen)
+            if on_event is not None:
+                on_event(ev)
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        gen.close()

@@ -9,21 +9,14 @@ from PySide6.QtCore import Qt
 
 from app.main_window import MainWindow
 from core.demo import SMALL, make_demo_project
+from core.events import drain
 from core.project import Project
-
-
-def _drive(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 @pytest.fixture(scope="module")
 def demo_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
-    _drive(make_demo_project(folder, SMALL)).close()
+    drain(make_demo_project(folder, SMALL)).close()
     return folder
 
 
@@ -156,7 +149,7 @@ def test_import_good_video_adds_study(qtbot, window, tmp_path):
 
     from core.synth import make_video
 
-    synth = _drive(make_video(tmp_path / "extra.mp4", 12, np.random.default_rng(5)))
+    synth = drain(make_video(tmp_path / "extra.mp4", 12, np.random.default_rng(5)))
     n_before = window.frames.study_list.count()
     window.import_study(synth.path)
     qtbot.waitUntil(lambda: window.frames.study_list.count() == n_before + 1, timeout=60_000)

@@ -100,13 +100,9 @@ def test_train_and_evaluate_with_imported_weights(tmp_path, capsys):
     import torchvision
 
     from core.demo import SMALL, make_demo_project
+    from core.events import drain
 
-    gen = make_demo_project(tmp_path / "p", SMALL)
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        stop.value.close()
+    drain(make_demo_project(tmp_path / "p", SMALL)).close()
     w = tmp_path / "alexnet.pth"
     torch.manual_seed(0)
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), w)

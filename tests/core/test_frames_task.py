@@ -6,18 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
+from core.events import drain
 from core.project import Project
 from core.studies import import_study, open_study
 from core.synth import make_video
 from core.tasks.frames import FRAME_SIZE, FrameQualityTask, FrameTaskConfig, load_frames
-
-
-def drive(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 @pytest.fixture
@@ -25,8 +18,8 @@ def project(tmp_path):
     p = Project.create(tmp_path / "proj")
     rng = np.random.default_rng(0)
     for v in range(3):
-        synth = drive(make_video(tmp_path / f"v{v}.mp4", 20, rng))
-        study = drive(import_study(p, synth.path))
+        synth = drain(make_video(tmp_path / f"v{v}.mp4", 20, rng))
+        study = drain(import_study(p, synth.path))
         p.set_labels([(study.id, f, "informative" if synth.labels[f] else "non-informative")
                       for f in range(0, 20, 2)], user="test")
     yield p
@@ -48,7 +41,7 @@ def test_trained_frame_is_the_sequentially_decoded_frame(project):
     seq = sequential_frames(study.path)
     assert len(seq) == study.n_frames == 20
     frames = [17, 3, 11, 0]
-    got = drive(load_frames(study, frames, project))
+    got = drain(load_frames(study, frames, project))
     assert got.shape == (4, *FRAME_SIZE, 3)
     for k, f in enumerate(frames):
         assert np.array_equal(got[k], seq[f])  # synthetic videos are already 350 x 500
@@ -58,7 +51,7 @@ def test_trained_frame_is_the_sequentially_decoded_frame(project):
 
 def test_training_data_crops_labels_and_video_groups(project):
     task = FrameQualityTask(FrameTaskConfig(crops_per_frame=5))
-    data = drive(task.training_data(project, np.random.default_rng(1)))
+    data = drain(task.training_data(project, np.random.default_rng(1)))
     ds = data.dataset
     assert len(data.keys) == 30 and len(ds) == 150
     assert set(np.unique(ds.groups)) == {s.id for s in project.studies()}
@@ -76,8 +69,8 @@ def test_training_data_crops_labels_and_video_groups(project):
 
 def test_one_video_falls_back_to_segments(tmp_path):
     with Project.create(tmp_path / "one") as p:
-        synth = drive(make_video(tmp_path / "only.mp4", 30, np.random.default_rng(2)))
-        study = drive(import_study(p, synth.path))
+        synth = drain(make_video(tmp_path / "only.mp4", 30, np.random.default_rng(2)))
+        study = drain(import_study(p, synth.path))
         p.set_labels([(study.id, f, "informative" if synth.labels[f] else "non-informative")
                       for f in range(30)])
         gen = FrameQualityTask(FrameTaskConfig(crops_per_frame=1)).training_data(
@@ -97,7 +90,7 @@ def test_one_video_falls_back_to_segments(tmp_path):
 def test_preview_includes_labelled_frames(project):
     task = FrameQualityTask(FrameTaskConfig(preview_crops=2, preview_max_frames=4))
     study = project.studies()[0]
-    ds = drive(task.preview_data(study, np.random.default_rng(0), [7, 13], project))
+    ds = drain(task.preview_data(study, np.random.default_rng(0), [7, 13], project))
     items = set(np.unique(ds.items).tolist())
     assert {7, 13} <= items and 0 in items
     assert len(ds) == 2 * len(items)
@@ -106,4 +99,4 @@ def test_preview_includes_labelled_frames(project):
 def test_no_labels_is_a_clear_error(tmp_path):
     with Project.create(tmp_path / "empty") as p:
         with pytest.raises(ValueError, match="no labelled frames"):
-            drive(FrameQualityTask().training_data(p, np.random.default_rng(0)))
+            drain(FrameQualityTask().training_data(p, np.random.default_rng(0)))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import shutil
+import subprocess
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +27,7 @@ from core.video import (
     read_frames,
     scan_video,
 )
+from core.video_decode import SEEK_OVERHEAD, Geometry
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 N = 60
@@ -141,13 +146,174 @@ def test_forward_steps_reuse_the_decoder_position(mp4):
 
 def test_stepping_back_fills_the_cache_in_one_pass(mp4):
     path, frames, info = mp4
-    with FrameSource(info) as src:
+    with FrameSource(info, prefetch=False) as src:
         src.read(50)
         src.read(49)  # a backward miss decodes a block behind 49
         seeks, misses = src.stats.seeks, src.stats.misses
         for i in range(48, 20, -1):
             assert np.array_equal(src.read(i), frames[i])
         assert (src.stats.seeks, src.stats.misses) == (seeks, misses)  # all hits
+        assert src.stats.prefetched == 0 and not _prefetch_threads()
+
+
+def _prefetch_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("frame-prefetch")]
+
+
+def _wait_for(condition, timeout=10.0):
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.005)
+    return condition()
+
+
+def test_a_paused_viewer_stepping_back_is_served_by_the_prefetch_thread(tmp_path):
+    path = tmp_path / "long.mp4"
+    assert write_video(path, "mp4v", n=150)
+    frames, info = sequential(path), scan(path)
+    with FrameSource(info) as src:
+        src.read(140)
+        for i in range(139, 109, -1):
+            time.sleep(0.02)  # a viewer holding the left arrow key (~30 steps/s)
+            assert np.array_equal(src.read(i), frames[i]), f"frame {i}"
+        assert _prefetch_threads()
+        # the first step decoded what its own seek reaches; the worker did the rest
+        assert src.stats.seeks <= 2 and src.stats.prefetched >= 16
+        assert src.stats.hits + src.stats.waits >= 28
+    assert _wait_for(lambda: not _prefetch_threads(), 5.0)  # close() stopped it
+
+
+def test_back_to_back_steps_use_one_long_pass(mp4):
+    path, frames, info = mp4
+    with FrameSource(info) as src:
+        src.read(55)
+        for i in range(54, 5, -1):  # no pauses: one long pass (the fewest decodes)
+            assert np.array_equal(src.read(i), frames[i]), f"frame {i}"
+        assert src.stats.seeks <= 6  # not one per step (a stalled machine may add one)
+
+
+def test_a_jump_calls_off_the_prefetch_and_close_stops_it(tmp_path):
+    path = tmp_path / "long.avi"
+    assert write_video(path, "mp4v", n=200)
+    frames, info = sequential(path), scan(path)
+    src = FrameSource(info)
+    src.read(190)
+    time.sleep(0.05)
+    src.read(189)  # queues work behind 189
+    assert np.array_equal(src.read(20), frames[20])  # a jump: that work is called off
+    assert _wait_for(lambda: not src._shared.active and not src._shared.pending)
+    for i in (19, 18, 150, 149, 148):
+        assert np.array_equal(src.read(i), frames[i])
+    src.close()
+    assert _wait_for(lambda: not _prefetch_threads(), 5.0)
+    with pytest.raises(ValueError, match="closed"):
+        src.read(5)
+
+
+def test_an_unclosed_source_stops_its_thread_when_collected(mp4):
+    info = mp4[2]
+    src = FrameSource(info)
+    src.read(50)
+    time.sleep(0.05)
+    src.read(49)
+    assert _prefetch_threads()
+    del src
+    gc.collect()
+    assert _wait_for(lambda: not _prefetch_threads(), 5.0)
+
+
+def test_threads_stepping_back_with_a_small_cache(tmp_path):
+    """Eviction, buffer reuse and the worker under contention: still exact."""
+    path = tmp_path / "clip.mp4"
+    assert write_video(path, "mp4v", n=120)
+    frames, info = sequential(path), scan(path)
+    src = FrameSource(info, cache_frames=12)
+    errors = []
+
+    def stepper(top):
+        for i in range(top, top - 40, -1):
+            time.sleep(0.001 * (i % 3))
+            if not np.array_equal(src.read(i), frames[i]):
+                errors.append(i)
+
+    threads = [threading.Thread(target=stepper, args=(t,)) for t in (119, 90, 60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    src.close()
+    assert errors == []
+
+
+def test_intra_only_mjpeg_decodes_a_far_frame_alone(tmp_path):
+    path = tmp_path / "grabber.avi"
+    assert write_video(path, "MJPG", n=80)
+    frames, info = sequential(path), scan(path)
+    with FrameSource(info, cache_frames=0) as src:
+        for i in (70, 1, 2, 33, 79, 40, 0, 17, 16):
+            assert np.array_equal(src.read(i), frames[i]), f"frame {i}"
+        assert src.stats.intra >= 5 and src.stats.seeks == 0
+        sparse = src.read_many([75, 5, 45])  # training extraction: also one JPEG each
+        assert all(np.array_equal(f, frames[i]) for f, i in zip(sparse, (75, 5, 45)))
+    # a frame that is not the imported one is still refused, not shown
+    prints = list(info.fingerprints)
+    prints[60] ^= 1
+    with FrameSource(replace(info, fingerprints=tuple(prints))) as src:
+        assert np.array_equal(src.read(59), frames[59])
+        with pytest.raises(VideoError, match="grabber.avi.*changed"):
+            src.read(60)
+        assert np.array_equal(src.read(61), frames[61])
+
+
+def test_seek_geometry_follows_the_keyframe_index():
+    info = VideoInfo("x.mp4", 100, 25.0, 4, 4, "video", keyframes=(0, 12, 24, 36, 48, 60))
+    geo = Geometry(info)
+    assert geo.pts_index is None  # no presentation times: landing unchecked
+    assert [geo.landing(a) for a in (0, 1, 2, 16, 27, 28, 40, 99)] == [0, 0, 0, 0, 0, 12,
+                                                                        24, 60]
+    assert geo.free_start(40) == 40 and geo.free_start(45) == 40 and geo.free_start(10) == 0
+    assert geo.seek_cost(40) == 16 + SEEK_OVERHEAD
+    assert geo.block_start(50, 8, 100) == 40  # extended to where the same seek lands
+    assert geo.block_start(50, 8, 10) == 43  # unless that exceeds the budget
+    assert geo.typical_seek_run() < 48 < Geometry(
+        replace(info, keyframes=(0,))).typical_seek_run()
+
+
+def _ffmpeg():
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture(scope="module")
+def h264(tmp_path_factory):
+    """H.264 as real recordings are (B-frames), keyframes every 25 frames."""
+    exe = _ffmpeg()
+    if exe is None:
+        pytest.skip("imageio-ffmpeg (an ffmpeg with libx264) is not installed")
+    src = tmp_path_factory.mktemp("h264") / "frames.avi"
+    assert write_video(src, "FFV1", n=N)  # lossless: the same pictures go to x264
+    path = src.with_name("colonoscopy.mp4")
+    subprocess.run([exe, "-y", "-loglevel", "error", "-i", str(src), "-c:v", "libx264",
+                    "-g", "25", "-bf", "3", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path, sequential(path), scan(path)
+
+
+def test_h264_with_b_frames_random_access_and_steps(h264):
+    path, frames, info = h264
+    assert info.n_frames == len(frames) == N and 1 < len(info.keyframes) < N // 10
+    rng = np.random.default_rng(3)
+    with FrameSource(info) as src:
+        for i in [*rng.permutation(N), *range(N - 1, -1, -1)]:
+            assert np.array_equal(src.read(int(i)), frames[i]), f"frame {i}"
+        src.read(55)
+        time.sleep(0.05)
+        for i in range(54, 10, -1):
+            time.sleep(0.002)
+            assert np.array_equal(src.read(i), frames[i]), f"frame {i}"
+    assert np.array_equal(read_frames(info, [50, 3, 29])[1], frames[3])
 
 
 def test_cache_hits_return_independent_copies(mp4):
