@@ -21,6 +21,28 @@ def display_available() -> bool:
     return True
 
 
+def missing_system_libraries() -> list[str]:
+    """System libraries Qt's X11 plugin needs that are absent (Linux/X11 only)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return []
+    if not os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return []
+    import ctypes.util
+
+    return [pkg for lib, pkg in _XCB_LIBS if ctypes.util.find_library(lib) is None]
+
+
+# Libraries Qt 6's xcb platform plugin links to, with their Debian/Ubuntu packages.
+_XCB_LIBS = (
+    ("xcb-cursor", "libxcb-cursor0"), ("xcb-icccm", "libxcb-icccm4"),
+    ("xcb-keysyms", "libxcb-keysyms1"), ("xcb-image", "libxcb-image0"),
+    ("xcb-render-util", "libxcb-render-util0"), ("xcb-randr", "libxcb-randr0"),
+    ("xcb-shape", "libxcb-shape0"), ("xcb-xkb", "libxcb-xkb1"),
+    ("xkbcommon-x11", "libxkbcommon-x11-0"), ("EGL", "libegl1"), ("GL", "libgl1"),
+    ("fontconfig", "fontconfig"), ("dbus-1", "libdbus-1-3"),
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     gui = not argv or argv[0] == "gui" or (argv[0] == "demo" and "--headless" not in argv)
@@ -29,6 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
               "--headless). Start LayerTune on a desktop to see the window.", file=sys.stderr)
         argv.append("--headless")
         gui = False
+    missing = missing_system_libraries() if gui else []
+    if missing:
+        print(f"LayerTune's window needs the system package(s) {', '.join(missing)} "
+              f"(Debian/Ubuntu: sudo apt install {' '.join(missing)}).", file=sys.stderr)
+        if argv and argv[0] == "demo":
+            print("Running the headless demo meanwhile.", file=sys.stderr)
+            argv.append("--headless")
+            gui = False
+        else:
+            return 2
     if gui:
         if not display_available():
             print("error: no display found; LayerTune's window needs a desktop session. "

@@ -66,3 +66,20 @@ def test_demo_opens_the_window_where_there_is_a_display(qtbot, tmp_path, monkeyp
     assert main(["demo", "--small", "--project", str(tmp_path / "demo")]) == 0
     assert str(tmp_path / "demo") in seen["title"]
     assert seen["studies"] == 4 and seen["frame"]
+
+
+def test_missing_x11_libraries_are_named_and_demo_goes_headless(monkeypatch, tmp_path, capsys):
+    import ctypes.util
+
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":0")
+    real = ctypes.util.find_library
+    monkeypatch.setattr(ctypes.util, "find_library",
+                        lambda name: None if name == "xcb-cursor" else real(name))
+    from app.__main__ import missing_system_libraries
+
+    assert "libxcb-cursor0" in missing_system_libraries()
+    assert main(["gui"]) == 2
+    assert "libxcb-cursor0" in capsys.readouterr().err
