@@ -3,38 +3,48 @@
 A :class:`FrameSource` is opened on a :class:`~core.video_index.VideoInfo` from the
 import-time scan (:func:`~core.video_index.scan_video`). ``read(i)`` returns exactly
 frame ``i`` of the sequential decode, which is what the GUI shows and what training
-extracts, whatever order frames are asked in.
+extracts, whatever order frames are asked in. Every frame decoded is checked against
+the scan's fingerprint of that frame (see :mod:`core.video_decode`); a file changed
+since its import raises :class:`VideoError` instead of showing another frame.
 
-Where it beats ``cap.set(CAP_PROP_POS_FRAMES, i); cap.read()``: OpenCV's FFmpeg
-seek jumps to the keyframe at or before ``i - 16`` and decodes forward, so every call
-decodes 17 to 16 + GOP frames, even when the decoder already stands just before ``i``.
-Here the decoder's position is tracked and it only seeks when grabbing forward would
-cost more than the seek (estimated from the keyframe index); decoded frames go to an
-LRU cache; and stepping backwards (a miss just behind the last frame read) decodes a
-block of up to 64 frames behind it in one forward pass, so the following steps back
-are cache hits. No seek can land closer than OpenCV's ``i - 16`` rule allows, so a
-jump to a random, far frame costs about what OpenCV's own seek costs.
+Against ``cap.set(CAP_PROP_POS_FRAMES, i); cap.read()``, which decodes from the
+keyframe at or before ``i - 16`` on every call:
 
-Every frame decoded is checked against the scan's fingerprint of that frame. On a
-mismatch (an inexact seek, a file without an index) the reader seeks further back,
-then decodes from the start, and raises :class:`VideoError` only if even the
-sequential decode disagrees (the file changed since it was imported).
+- the decoder's position is tracked, so stepping or jumping a little forward decodes
+  only the frames in between;
+- decoded frames go to an LRU cache (as decoded, BGR: converting and copying out on
+  a hit is one pass over the frame);
+- stepping backwards: a viewer that pauses between steps (the GUI) gets the frames the
+  same seek decodes anyway, and a background thread with its own decoder keeps the
+  block behind it decoded (:mod:`core.video_cache`), so further steps are cache hits;
+  it stops when the viewer jumps elsewhere or the source closes. Reads that come back
+  to back leave no pause to hide work in: they get one long block in one pass, the
+  fewest decodes;
+- intra-only MJPEG files read a far frame by decoding its JPEG alone (~10x faster
+  than a seek, which decodes 16 frames for nothing);
+- short-GOP files are decoded with one thread: OpenCV's default frame threading costs
+  more than it gains on the short runs a seek decodes.
+
+What remains: a cold jump into an inter-coded video (mp4v, H.264) must decode from
+the keyframe OpenCV's seek lands on, as OpenCV does, so it costs about what OpenCV's
+own seek costs.
 """
 
 from __future__ import annotations
 
-import bisect
 import operator
 import os
 import threading
-from collections import OrderedDict
+import time
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .video_cache import Job, SharedCache, prefetch_worker, release
+from .video_decode import INTRA_COST, Decoder, Desync, Geometry, IntraDecoder, ReadStats
 from .video_index import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -42,10 +52,8 @@ from .video_index import (
     VideoInfo,
     content_hash,
     frame_files,
-    frame_fingerprint,
     is_video_path,
     natural_key,
-    open_capture,
     read_image,
     recent_scan,
     scan_video,
@@ -57,31 +65,18 @@ __all__ = [
     "open_source", "read_frames", "recent_scan", "scan_video",
 ]
 
-_SEEK_BACKOFF = 16  # OpenCV's FFmpeg seek lands on the keyframe at or before i - 16
-_SEEK_OVERHEAD = 4  # fixed cost of a seek in frame decodes (~0.5 ms vs ~0.16 ms/frame)
-_MAX_BACK_BLOCK = 64  # frames decoded behind a backward miss (~0.3 s hitch at 1080p)
-
-
-@dataclass
-class ReadStats:
-    """Counters of a :class:`FrameSource`: cache hits and misses, decoder work."""
-
-    hits: int = 0
-    misses: int = 0
-    seeks: int = 0
-    grabs: int = 0  # frames decoded
-    retrieves: int = 0  # decoded frames converted to pixels
-
-
-class _Desync(Exception):
-    """The decoder is not where it was thought to be; try a safer way."""
+_MAX_BACK_BLOCK = 64  # frames per backward block (~0.3 s of decoding at 1080p)
+_MIN_JOB = 16  # frames of the prefetch job nearest the viewer (each job costs a seek)
+_JOBS = 1  # prefetch jobs queued or running at a time
+_BURST_S = 0.015  # reads closer than this are back to back (a GUI key repeat is ~33 ms)
+_STEP = 8  # a move back of at most this many frames is a step, not a jump
+_SHORT_RUN = 32  # seeks decoding fewer frames than this on average: one decoder thread
 
 
 class FrameSource:
     """Exact random access to the frames of a scanned video or frame folder.
 
-    Thread-compatible: one lock guards the decoder and the cache, so threads may share
-    a source (their reads are serialised).
+    Thread-safe: threads may share a source (their reads are serialised).
 
     Parameters
     ----------
@@ -91,10 +86,13 @@ class FrameSource:
         Decoded frames kept (LRU), >= 0. At 500 x 350 a frame takes 0.5 MB.
     max_cache_bytes : int
         Upper bound on the cache's memory (1 GiB: 256 frames up to about 1080p).
+    prefetch : bool
+        When the viewer steps backwards, decode the frames behind it on a background
+        thread with its own decoder. Needs a cache of >= 8 frames.
     """
 
     def __init__(self, info: VideoInfo, cache_frames: int = 256, *,
-                 max_cache_bytes: int = 1 << 30) -> None:
+                 max_cache_bytes: int = 1 << 30, prefetch: bool = True) -> None:
         if info.kind not in ("video", "folder"):
             raise ValueError(f"unknown kind {info.kind!r}; use 'video' or 'folder'")
         if cache_frames < 0 or max_cache_bytes < 0:
@@ -103,34 +101,41 @@ class FrameSource:
         self.info = info
         self.stats = ReadStats()
         frame_bytes = max(1, info.height * info.width * 3)
-        self._capacity = int(min(cache_frames, max_cache_bytes // frame_bytes))
-        self._spare: list[np.ndarray] = []  # evicted frames, reused as decode buffers
-        self._back_block = max(1, min(_MAX_BACK_BLOCK, self._capacity // 4))
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._lock = threading.RLock()
+        capacity = int(min(cache_frames, max_cache_bytes // frame_bytes))
+        self._shared = SharedCache(capacity)
+        self._io = threading.RLock()  # serialises readers: one decoder, one position
+        self._geo = Geometry(info)
+        self._back_block = max(1, min(_MAX_BACK_BLOCK, capacity // 4))
+        self._budget = max(1, capacity // 2)  # a block never evicts itself
+        # one worker: it keeps well ahead of a viewer stepping at 25-30 frames/s, and on
+        # a busy machine more would only decode further ahead than the viewer goes
+        self._n_workers = 1 if prefetch and info.kind == "video" and capacity >= 8 else 0
+        self._window = _JOBS * self._back_block  # frames kept decoded behind the viewer
+        self._workers: list[threading.Thread] = []
         self._last: int | None = None  # last index asked for
-        self._cap: cv2.VideoCapture | None = None
-        self._next: int | None = None  # index the next grab() yields; None: unknown
-        self._verify_next = False  # check the next grab's pts (right after a seek)
-        self._closed = False
-        self._pts_index: dict[float, int] | None = None
+        self._t_last = 0.0  # when the last read returned (perf_counter seconds)
+        self._decoder: Decoder | None = None
+        self._intra: IntraDecoder | None = None
+        self._closers: list[object] = []
+        self._finalizer = weakref.finalize(self, release, self._shared, self._workers,
+                                           self._closers)
         if info.kind == "folder":
             if not Path(info.path).is_dir():
                 raise VideoError(f"The frame folder \u201c{Path(info.path).name}\u201d was "
                                  f"not found. Folder: {info.path}", info.path)
             return
-        index = {p: i for i, p in enumerate(info.pts)}
-        if len(index) == info.n_frames:  # usable only when every frame's pts is unique
-            self._pts_index = index
-        self._open()
-        size = (int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
+        threads = 1 if self._geo.typical_seek_run() < _SHORT_RUN else 0
+        self._decoder = Decoder(info, self._geo, self.stats, threads=threads)
+        self._closers.append(self._decoder)
+        size = self._decoder.size()
         if min(size) > 0 and size != (info.height, info.width):
             self.close()
             raise VideoError(f"The video \u201c{Path(info.path).name}\u201d is now "
                              f"{size[1]}x{size[0]}, not {info.width}x{info.height} as when it "
                              f"was imported; it has been replaced. File: {info.path}",
                              info.path)
+        self._intra = IntraDecoder.probe(info, self._geo, self.stats)
+        self._closers.append(self._intra)
 
     # -- public ---------------------------------------------------------------------
 
@@ -163,10 +168,11 @@ class FrameSource:
             The frame cannot be decoded, or differs from the imported one.
         """
         i = self._check_index(index)
-        with self._lock:
-            bgr = self._get(i, keep=True)
-            self._last = i
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # cached frames are never written
+        with self._io:
+            frame = self._fetch(i, keep=True)
+            self._plan(i)
+            self._t_last = time.perf_counter()
+        return frame
 
     def read_many(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """Frames ``indices`` (any order, repeats allowed) in one forward pass.
@@ -186,9 +192,9 @@ class FrameSource:
             raise TypeError(f"frame indices must be integers, got {arr.dtype}")
         idx = [self._check_index(int(k)) for k in arr]
         frames: dict[int, np.ndarray] = {}
-        with self._lock:
+        with self._io:
             for k in sorted(set(idx)):
-                frames[k] = self._get(k, keep=False)
+                frames[k] = self._fetch(k, keep=False)
         shapes = {f.shape for f in frames.values()}
         if len(shapes) > 1:
             raise ValueError(f"frames of \u201c{Path(self.info.path).name}\u201d differ in "
@@ -196,18 +202,14 @@ class FrameSource:
         shape = shapes.pop() if shapes else (self.info.height, self.info.width, 3)
         out = np.empty((len(idx), *shape), np.uint8)
         for j, k in enumerate(idx):
-            cv2.cvtColor(frames[k], cv2.COLOR_BGR2RGB, dst=out[j])
+            out[j] = frames[k]
         return out
 
     def close(self) -> None:
-        """Release the decoder and the cache; later reads raise ``ValueError``."""
-        with self._lock:
-            self._closed = True
-            if self._cap is not None:
-                self._cap.release()
-                self._cap = None
-            self._cache.clear()
-            self._spare.clear()
+        """Stop the prefetch threads, release the decoders and the cache; later reads
+        raise ``ValueError``."""
+        with self._io:
+            self._finalizer()
 
     def __enter__(self) -> FrameSource:
         return self
@@ -224,139 +226,139 @@ class FrameSource:
                              f"\u201c{Path(self.info.path).name}\u201d")
         return i
 
-    def _get(self, i: int, keep: bool) -> np.ndarray:
-        if self._closed:
-            raise ValueError(f"the frame source of {self.info.path} is closed")
-        bgr = self._cache.get(i)
-        if bgr is not None:
-            self._cache.move_to_end(i)
-            self.stats.hits += 1
-            return bgr
-        self.stats.misses += 1
+    def _fetch(self, i: int, keep: bool) -> np.ndarray:
+        """Frame ``i`` as a new RGB array; ``keep``: cache what is decoded."""
+        shared = self._shared
+        with shared.cond:
+            if shared.closed:
+                raise ValueError(f"the frame source of {self.info.path} is closed")
+            frame = self._hit(i)
+            if frame is not None:
+                self.stats.hits += 1
+                return frame
+            self.stats.misses += 1
+            job = shared.covering(i)
+            if job is not None and job in shared.pending:
+                job.cancelled = True  # not started: this thread decodes it sooner
+                shared.pending.remove(job)
+            elif job is not None:  # a worker is on it: wait rather than decode it twice
+                while not job.done and not shared.closed:
+                    shared.cond.wait(0.25)
+                    frame = self._hit(i)
+                    if frame is not None:
+                        self.stats.waits += 1
+                        return frame
+                if shared.closed:
+                    raise ValueError(f"the frame source of {self.info.path} is closed")
         if self.info.kind == "folder":
             bgr = read_image(Path(self.info.path) / self.info.files[i])
-            if keep:
-                self._put(i, bgr)
-            return bgr
+            return self._keep(i, bgr, i) if keep else _rgb(bgr, own=True)
+        return self._decode(i, keep)
+
+    def _hit(self, i: int) -> np.ndarray | None:
+        """An RGB copy of cached frame ``i``, or None; call with the lock held."""
+        frame = self._shared.cache.get(i)
+        if frame is None:
+            return None
+        self._shared.cache.move_to_end(i)
+        # converted under the lock: an evicted frame becomes a decode buffer
+        return _rgb(frame, own=False)
+
+    def _keep(self, k: int, bgr: np.ndarray, target: int) -> np.ndarray | None:
+        """Cache frame ``k``; return an RGB copy if it is ``target``."""
+        with self._shared.lock:
+            self._shared.put(k, bgr)
+            return _rgb(bgr, own=False) if k == target else None
+
+    def _decode(self, i: int, keep: bool) -> np.ndarray:
+        decoder = self._decoder
         lo = i
-        if (keep and self._back_block > 1 and self._last is not None
-                and 0 < self._last - i <= self._back_block):
-            lo = self._block_start(i)  # stepping back: fill the cache behind i
-        return self._decode(lo, i, keep)
-
-    def _put(self, i: int, bgr: np.ndarray) -> None:
-        if self._capacity == 0:
-            return
-        self._cache[i] = bgr
-        self._cache.move_to_end(i)
-        while len(self._cache) > self._capacity:
-            old = self._cache.popitem(last=False)[1]
-            if len(self._spare) < 2:  # fresh memory costs page faults (~0.15 ms/frame)
-                self._spare.append(old)
-
-    def _key_before(self, i: int) -> int:
-        keys = self.info.keyframes
-        j = bisect.bisect_right(keys, i) - 1
-        return keys[j] if j >= 0 else 0
-
-    def _seek_cost(self, i: int) -> int:
-        """Frames OpenCV decodes to seek to ``i``, plus the seek's own cost."""
-        if i == 0:
-            return _SEEK_OVERHEAD
-        start = max(0, i - _SEEK_BACKOFF)
-        landing = self._key_before(start) if self.info.keyframes else start
-        return i - landing + _SEEK_OVERHEAD
-
-    def _block_start(self, i: int) -> int:
-        lo = max(0, i - self._back_block + 1)
-        budget = max(1, self._capacity // 2)  # a block never evicts itself
-        if lo < _SEEK_BACKOFF:  # a seek there lands on frame 0 anyway
-            return 0 if i + 1 <= budget else lo
-        # a seek to lo decodes from the keyframe K at or before lo - 16: those frames
-        # cost nothing more than their conversion, so start the block at K + 16
-        aligned = self._key_before(lo - _SEEK_BACKOFF) + _SEEK_BACKOFF
-        return aligned if i - aligned + 1 <= budget else lo
-
-    # -- decoder ------------------------------------------------------------------------
-
-    def _open(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-        self._cap = open_capture(self.info.path)
-        self._next = 0  # a fresh decoder is exactly the scan's sequential decode
-        self._verify_next = False
-
-    def _decode(self, lo: int, hi: int, keep: bool) -> np.ndarray:
-        """Decode frames ``lo..hi``; cache them if ``keep``; return frame ``hi`` (BGR)."""
-        reason = ""
-        for attempt in range(3):
+        if keep and self._last is not None and 0 < self._last - i <= _STEP:
+            # stepping back: cache the frames behind i as well. A viewer that paused
+            # gets the frames this seek decodes anyway (no extra latency) and the worker
+            # starts on the ones behind; a caller reading back to back has no pauses to
+            # hide work in, so one long pass (fewest decodes) serves it best.
+            if self._n_workers and time.perf_counter() - self._t_last > _BURST_S:
+                lo = max(self._geo.free_start(i), i - self._back_block + 1)
+                with self._shared.cond:
+                    self._queue(lo - 1, i)
+            else:
+                lo = self._geo.block_start(i, self._back_block, self._budget)
+        if lo == i and self._intra is not None and (
+                decoder.next is None or not 0 <= i - decoder.next <= INTRA_COST):
             try:
-                return self._decode_once(lo, hi, keep, attempt)
-            except _Desync as exc:
-                reason = str(exc)
-                self._next = None
-            except cv2.error as exc:
-                reason = f"decoder error: {exc}"
-                self._next = None
-        name = Path(self.info.path).name
-        if reason == "mismatch":
-            raise VideoError(f"Frame {hi} of \u201c{name}\u201d is not the frame that was "
-                             "indexed when the video was imported: the file has been changed "
-                             f"or replaced since. Import it again. File: {self.info.path}",
-                             self.info.path)
-        raise VideoError(f"Frame {hi} of \u201c{name}\u201d cannot be decoded any more "
-                         f"({reason}); the file may have been changed, moved or damaged "
-                         f"since it was imported. File: {self.info.path}", self.info.path)
+                bgr = self._intra.read(i)
+                return self._keep(i, bgr, i) if keep else _rgb(bgr, own=True)
+            except (Desync, cv2.error, OSError):
+                self._intra.close()  # not usable for this file after all
+                self._intra = None
+        out: list[np.ndarray] = []
+        if keep:
+            def want(k: int) -> bool:
+                if k == i:
+                    return True
+                with self._shared.lock:
+                    return k not in self._shared.cache
 
-    def _decode_once(self, lo: int, hi: int, keep: bool, attempt: int) -> np.ndarray:
-        cap = self._cap
-        if cap is None:
-            raise _Desync("decoder closed")
-        nxt = self._next
-        if attempt == 2:
-            self._open()  # last resort: the sequential decode itself
-            cap = self._cap
-        elif attempt == 1 or nxt is None or nxt > lo or lo - nxt > self._seek_cost(lo):
-            # attempt 1 starts well before lo, for seeks that land late or inexactly
-            self._seek(max(0, lo - 4 * _SEEK_BACKOFF) if attempt == 1 else lo)
-        while True:
-            k = self._grab()
-            if k > hi:
-                raise _Desync("seek overshot")
-            if k < lo or (k < hi and k in self._cache):
+            def sink(k: int, bgr: np.ndarray) -> None:
+                copy = self._keep(k, bgr, i)
+                if copy is not None:
+                    out.append(copy)
+
+            decoder.read_range(lo, i, want, sink, self._shared.take)
+        else:
+            decoder.read_range(i, i, lambda k: True,
+                               lambda k, bgr: out.append(_rgb(bgr, own=True)))
+        return out[-1]
+
+    # -- prefetch -----------------------------------------------------------------------
+
+    def _plan(self, i: int) -> None:
+        """After reading ``i``: keep the frames behind a backward-stepping viewer queued
+        for the worker; call off jobs the viewer has moved away from."""
+        last, self._last = self._last, i
+        if not self._n_workers or last is None or last == i:
+            return
+        with self._shared.cond:
+            if 0 < last - i <= _STEP:
+                self._shared.cancel_outside(i - self._window, last)
+                self._queue(i - 1, i)
+            else:  # a jump or a step forward
+                self._shared.cancel_outside(i - self._window, i + _STEP)
+
+    def _queue(self, top: int, viewer: int) -> None:
+        """Queue jobs for the frames from ``top`` down to ``viewer - window`` that are
+        neither cached nor queued (at most ``_JOBS`` outstanding); lock held."""
+        shared = self._shared
+        j, floor = top, max(0, viewer - self._window)
+        queued = len(shared.pending) + len(shared.active)
+        while j >= floor and queued < _JOBS:
+            if j in shared.cache:
+                j -= 1
                 continue
-            ok, bgr = cap.retrieve(self._spare.pop()) if keep and self._spare else cap.retrieve()
-            self.stats.retrieves += 1
-            if not ok or bgr is None:
-                raise _Desync("no pixels")
-            prints = self.info.fingerprints
-            if prints and frame_fingerprint(bgr) != prints[k]:
-                raise _Desync("mismatch")
-            if keep:
-                self._put(k, bgr)
-            if k == hi:
-                return bgr
+            job = shared.covering(j)
+            if job is None:  # small jobs near the viewer: a job's top frame comes last
+                size = min(self._back_block, max(_MIN_JOB, viewer - j))
+                job = Job(self._geo.block_start(j, size, self._budget), j)
+                shared.pending.append(job)
+                queued += 1
+                shared.cond.notify()
+            j = job.lo - 1
+        self._start_workers()
 
-    def _seek(self, i: int) -> None:
-        self._cap.set(cv2.CAP_PROP_POS_FRAMES, i)
-        self.stats.seeks += 1
-        self._next = i
-        self._verify_next = True
+    def _start_workers(self) -> None:
+        while len(self._workers) < self._n_workers:
+            t = threading.Thread(target=prefetch_worker,
+                                 name=f"frame-prefetch-{len(self._workers)}",
+                                 args=(self._shared, self.info, self._geo, self.stats),
+                                 daemon=True)
+            self._workers.append(t)
+            t.start()
 
-    def _grab(self) -> int:
-        """Decode the next frame without converting it; return its index."""
-        k = self._next
-        if k is None or not self._cap.grab():
-            raise _Desync("end of data")
-        self.stats.grabs += 1
-        if self._verify_next:  # where did the seek really land?
-            self._verify_next = False
-            if self._pts_index is not None:
-                k = self._pts_index.get(float(self._cap.get(cv2.CAP_PROP_PTS)))
-                if k is None:
-                    raise _Desync("unknown position")
-        self._next = k + 1
-        return k
+
+def _rgb(bgr: np.ndarray, own: bool) -> np.ndarray:
+    """RGB version of a BGR frame: in place if ``own`` (nobody else holds it)."""
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr if own else None)
 
 
 def _scan_cached(path: str | os.PathLike[str]) -> VideoInfo:

@@ -148,14 +148,27 @@ def _quote(path: Path) -> str:
     return f"\u201c{path.name or path}\u201d"
 
 
-def open_capture(path: str | os.PathLike[str]) -> cv2.VideoCapture:
-    """Open ``path`` with OpenCV's FFmpeg backend, or raise a :class:`VideoError`."""
+def open_capture(path: str | os.PathLike[str], *, threads: int = 0,
+                 raw: bool = False) -> cv2.VideoCapture:
+    """Open ``path`` with OpenCV's FFmpeg backend, or raise a :class:`VideoError`.
+
+    Parameters
+    ----------
+    threads : int
+        Decoder threads; 0 lets OpenCV choose (one per CPU, frame threading).
+    raw : bool
+        Demux only (``CAP_PROP_FORMAT = -1``): ``retrieve()`` gives each compressed
+        packet as a (1, N) uint8 array and nothing is decoded.
+    """
     p = Path(path)
     if not p.exists():
         raise VideoError(f"The video {_quote(p)} was not found. File: {p}", p)
     if p.is_file() and p.stat().st_size == 0:
         raise VideoError(f"The video {_quote(p)} is empty (0 bytes). File: {p}", p)
-    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+    params = [cv2.CAP_PROP_N_THREADS, threads] if threads > 0 else []
+    if raw:
+        params += [cv2.CAP_PROP_FORMAT, -1]
+    cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG, params)
     if not cap.isOpened():
         cap.release()
         raise VideoError(

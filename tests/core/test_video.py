@@ -275,7 +275,7 @@ def test_seek_geometry_follows_the_keyframe_index():
     assert geo.seek_cost(40) == 16 + SEEK_OVERHEAD
     assert geo.block_start(50, 8, 100) == 40  # extended to where the same seek lands
     assert geo.block_start(50, 8, 10) == 43  # unless that exceeds the budget
-    assert geo.typical_seek_run() < 48 < Geometry(
+    assert geo.typical_seek_run() < 32 < Geometry(
         replace(info, keyframes=(0,))).typical_seek_run()
 
 
