@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
@@ -176,5 +176,3 @@ def open_project_dialog(parent=None) -> Path | None:
     d = QFileDialog.getExistingDirectory(parent, "Open or create a LayerTune project")
     return Path(d) if d else None
 
-
-_ = Qt  # keep the enum namespace import for subclasses

@@ -12,7 +12,7 @@ import math
 import os
 import socket
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -156,10 +156,6 @@ def score_study(project, run_id: int, study_id: int, *, task_options=None, seed:
     items, scores = yield from score_dataset(model, ds, positive=t.positive, device=device)
     project.put_scores(run_id, study_id, items, scores)
     return items, scores
-
-
-def quick_config(config: TrainConfig, **changes) -> TrainConfig:
-    return replace(config, **changes)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -19,7 +19,7 @@ caching their outputs exact, see :mod:`core.features`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -160,11 +160,6 @@ def schedule(
         w = (fc8_lr if name == "fc8" else base_lr) if tuned else 0.0
         layers.append(LayerSchedule(name, tuned, w, w * bias_factor))
     return Schedule(depth, tuple(layers), momentum=momentum, gamma=gamma)
-
-
-def with_rates(s: Schedule, **changes: float) -> Schedule:
-    """A copy of ``s`` with top-level fields (momentum, gamma) changed."""
-    return replace(s, **changes)
 
 
 # --------------------------------------------------------------------------- model

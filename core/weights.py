@@ -114,14 +114,6 @@ def download_allowed() -> bool:
     return os.environ.get("LAYERTUNE_ALLOW_DOWNLOAD", "") == "1"
 
 
-def find_weights(path: str | os.PathLike | None = None) -> Path | None:
-    """The first available weights file (explicit path, then the torch cache)."""
-    if path is not None:
-        return Path(path)
-    p = cache_path()
-    return p if p.is_file() else None
-
-
 def resolve_weights(
     path: str | os.PathLike | None = None, *, allow_download: bool | None = None
 ) -> ResolvedWeights:

@@ -14,8 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_wheel_builds_with_app_core_and_console_script(tmp_path):
+    import shutil
+
+    src = tmp_path / "src"  # build from a copy: setuptools writes build/ beside the sources
+    for name in ("app", "core"):
+        shutil.copytree(ROOT / name, src / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                          "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+                          "--no-build-isolation", "-w", str(tmp_path), str(src)],
                          capture_output=True, text=True, timeout=600)
     if out.returncode != 0 and "No module named setuptools" in out.stderr:
         pytest.skip("setuptools not installed in this environment")
