@@ -57,6 +57,9 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
+        self._action(m, "&Open or create project…", self.open_project, "Ctrl+O",
+                     "Switch to another project folder (a new one is created if empty)")
+        m.addSeparator()
         self._action(m, "Import &video or frame folder…", self.import_study, "Ctrl+I",
                      "Add a colonoscopy video or a folder of frames to the project")
         self._action(m, "Import pretrained &weights…", self.controller.import_weights_dialog,
@@ -123,6 +126,23 @@ class MainWindow(QMainWindow):
         exc, _ = payload
         QMessageBox.warning(self, "Cannot import", f"{exc}\n\nThe project is unchanged.")
 
+    def open_project(self) -> None:
+        from core.project import ProjectError
+
+        folder = open_project_dialog(self)
+        if folder is None:
+            return
+        try:
+            project = Project.open_or_create(folder)
+        except ProjectError as exc:
+            QMessageBox.warning(self, "Cannot open project", str(exc))
+            return
+        if not self.close():  # training still stopping: keep this window
+            project.close()
+            return
+        self._next = MainWindow(project)  # the new window owns the new project
+        self._next.show()
+
     def import_labels(self) -> None:
         from core.labels_io import import_labels_csv
 
@@ -164,6 +184,7 @@ class MainWindow(QMainWindow):
             return
         QSettings().setValue("main_window/geometry", self.saveGeometry())
         self.frames.close_source()
+        self.project.close()  # everything was committed as it was entered
         event.accept()
 
     def resizeEvent(self, event) -> None:  # noqa: N802

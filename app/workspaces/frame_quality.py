@@ -74,6 +74,8 @@ class FrameQualityWorkspace(QWidget):
         self.study_list.setToolTip("Videos in this project (train / test split in brackets)")
         self.study_list.currentRowChanged.connect(self._on_study_row)
         self.study_list.setMaximumWidth(240)
+        self.study_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.study_list.customContextMenuRequested.connect(self._study_menu)
 
         # centre: viewer + scrubber + strip + label buttons
         self.viewer = FrameViewerWidget()
@@ -189,6 +191,27 @@ class FrameQualityWorkspace(QWidget):
             self.study_list.setCurrentRow(row)
             if keep is None or self.study is None:
                 self._on_study_row(row)
+
+    def _study_menu(self, pos) -> None:
+        from PySide6.QtWidgets import QMenu
+
+        item = self.study_list.itemAt(pos)
+        if item is None:
+            return
+        sid = item.data(Qt.ItemDataRole.UserRole)
+        study = self.project.study(sid)
+        other = "test" if study.split == "train" else "train"
+        menu = QMenu(self)
+        act = menu.addAction(f"Use for {'testing' if other == 'test' else 'training'}")
+        act.triggered.connect(lambda: self.set_split(sid, other))
+        menu.exec(self.study_list.mapToGlobal(pos))
+
+    def set_split(self, study_id: int, split: str) -> None:
+        """Move a video between the training and the test set (video-level split)."""
+        self.project.set_split(study_id, split)
+        if self.study is not None and self.study.id == study_id:
+            self.study = self.project.study(study_id)
+        self.reload_studies()
 
     def _on_study_row(self, row: int) -> None:
         if row < 0:

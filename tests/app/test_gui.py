@@ -179,3 +179,15 @@ def test_missing_weights_offers_scratch_instead_of_silent_random(qtbot, window, 
     qtbot.waitUntil(lambda: not window.controller.is_running() and not panel.is_running(),
                     timeout=180_000)
     assert window.project.runs()[-1].depth == "scratch"
+
+
+def test_move_video_between_train_and_test(qtbot, window):
+    ws = window.frames
+    sid = ws.study.id
+    before = window.project.study(sid).split
+    other = "test" if before == "train" else "train"
+    ws.set_split(sid, other)
+    assert window.project.study(sid).split == other
+    assert f"[{other}]" in ws.study_list.currentItem().text()
+    ws.set_split(sid, before)
+    assert window.project.study(sid).split == before
