@@ -27,6 +27,7 @@ class TrainingController(QObject):
         self.run_id: int | None = None
         self.last_run_id: int | None = None
         self._preview_study: int | None = None
+        self._job = ""
         self.panel.train_requested.connect(self.start_training)
         self.panel.cancel_requested.connect(self.cancel)
         self.panel.evaluate_requested.connect(self.evaluate)
@@ -158,6 +159,7 @@ class TrainingController(QObject):
             self.run_finished.emit(value.run_id)
         else:
             self.panel.finish("evaluation finished")
+            self.panel.show_roc(value)
             ops = ", ".join(f"{op.tpr:.2f} at {op.fpr:.0%} FPR" for op in value.operating_points)
             self.panel.result.setText(
                 f"<b>Test AUC {value.auc:.3f}</b> (95% CI {value.auc_ci[0]:.3f}–"
@@ -167,6 +169,7 @@ class TrainingController(QObject):
     def _on_error(self, payload) -> None:
         exc, tb = payload
         self.panel.finish("stopped: error")
-        QMessageBox.warning(self.parent_widget, "Training stopped",
+        title = "Training stopped" if self._job == "train" else "Evaluation not possible"
+        QMessageBox.warning(self.parent_widget, title,
                             f"{exc}\n\nYour labels are saved; nothing was lost.")
         self.message.emit(f"error: {exc}")

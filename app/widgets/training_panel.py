@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +30,7 @@ from core.model import Schedule
 from core.training import TrainConfig
 
 from .depth_stack import DepthStackWidget
+from .roc_plot import RocPlotWidget
 from .training_curves import TrainingCurvesWidget
 
 
@@ -104,6 +106,9 @@ class TrainingPanelWidget(QWidget):
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.curves = TrainingCurvesWidget()
         self.curves.setMinimumHeight(180)
+        self.roc = RocPlotWidget()
+        self.roc.setToolTip("ROC on the test videos; orange: sensitivity at 10/15/20 % "
+                            "false-positive rate with 95 % CIs")
 
         opts = QGroupBox("Run")
         ol = QVBoxLayout(opts)
@@ -119,7 +124,10 @@ class TrainingPanelWidget(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
-        lay.addWidget(self.curves, 1)
+        self.plots = QTabWidget()
+        self.plots.addTab(self.curves, "Training curves")
+        self.plots.addTab(self.roc, "ROC on test videos")
+        lay.addWidget(self.plots, 1)
         self._t_start = 0.0
         self._running = False
 
@@ -150,10 +158,15 @@ class TrainingPanelWidget(QWidget):
         if running:
             self._t_start = time.monotonic()
             self.curves.clear()
+            self.plots.setCurrentWidget(self.curves)
             self.curves.set_title(f"depth {self.depth_stack.depth()}")
             self.progress.setRange(0, 0)
             self.progress.setFormat("preparing…")
             self.result.setText("")
+
+    def show_roc(self, res) -> None:
+        self.roc.set_result(res)
+        self.plots.setCurrentWidget(self.roc)
 
     def is_running(self) -> bool:
         return self._running

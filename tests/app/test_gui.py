@@ -106,6 +106,8 @@ def test_train_to_the_end_updates_strip_and_disagreements(qtbot, window):
     assert ws.disagreements.count() == len(wrong)
     panel.evaluate_button.click()
     qtbot.waitUntil(lambda: "Test AUC" in panel.result.text(), timeout=120_000)
+    assert panel.plots.currentWidget() is panel.roc and len(panel.roc.curve.getData()[0]) > 2
+    assert "AUC" in panel.roc.getPlotItem().titleLabel.text
     qtbot.waitUntil(lambda: not window.controller.is_running(), timeout=10_000)
 
 
