@@ -48,6 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.events import drain  # noqa: E402
 from core.video import FrameSource, scan_video  # noqa: E402
 
 TARGET_RANDOM = 2.0
@@ -169,13 +170,7 @@ def _stats(src: FrameSource) -> str:
 def bench_one(path: Path, n_random: int, n_steps: int, seed: int, repeats: int
               ) -> tuple[bool, dict]:
     t0 = time.perf_counter()
-    gen = scan_video(path)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            info = stop.value
-            break
+    info = drain(scan_video(path))
     t_scan = time.perf_counter() - t0
     n = info.n_frames
     rng = np.random.default_rng(seed)

@@ -43,6 +43,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .events import drain
 from .video_cache import Job, SharedCache, prefetch_worker, release
 from .video_decode import INTRA_COST, Decoder, Desync, Geometry, IntraDecoder, ReadStats
 from .video_index import (
@@ -363,15 +364,7 @@ def _rgb(bgr: np.ndarray, own: bool) -> np.ndarray:
 
 def _scan_cached(path: str | os.PathLike[str]) -> VideoInfo:
     info = recent_scan(path)
-    if info is None:
-        gen = scan_video(path)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                info = stop.value
-                break
-    return info
+    return info if info is not None else drain(scan_video(path))
 
 
 def open_source(path_or_info: str | os.PathLike[str] | VideoInfo,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from core.events import Progress
+from core.events import Progress, drain
 from core.synth import ARTEFACTS, FRAME_SIZE, SynthVideo, make_video, render_frame
 
 SMALL = (140, 200)  # (rows, cols) for tests that do not depend on the frame's content
@@ -23,13 +23,9 @@ def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _run(gen):
-    """Drain a core generator: (list of yielded events, returned value)."""
+    """(list of yielded events, returned value) of a core generator."""
     events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return events, stop.value
+    return events, drain(gen, events.append)
 
 
 def _read_all(path: str) -> list[np.ndarray]:

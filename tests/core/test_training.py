@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.checkpoint import load_snapshot
-from core.events import BatchEnd, EpochEnd, Scored, SnapshotSaved, Validated
+from core.events import BatchEnd, EpochEnd, Scored, SnapshotSaved, Validated, drain
 from core.model import LAYERS, build_alexnet, layer_parameters, schedule
 from core.patches import ArrayDataset
 from core.training import TrainConfig, train
@@ -34,12 +34,9 @@ def fake_pretrained():
 
 
 def run_to_end(gen):
+    """(list of yielded events, returned value) of a core generator."""
     events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return events, stop.value
+    return events, drain(gen, events.append)
 
 
 @pytest.mark.parametrize("depth,cache", [("fc7", True), ("fc7", False), ("conv4", True)])
