@@ -88,8 +88,16 @@ def train_run(project, config: TrainConfig, *, task: str = "frames", task_option
                                      None if math.isnan(ev.val_auc) else ev.val_auc,
                                      {"iteration": ev.iteration})
             elif isinstance(ev, Scored) and preview_study is not None:
-                project.put_scores(run.id, preview_study, np.asarray(ev.items),
-                                   np.asarray(ev.probs))
+                items, probs = np.asarray(ev.items), np.asarray(ev.probs)
+                project.put_scores(run.id, preview_study, items, probs)
+                # the model's own labels, with provenance (which run and epoch said so)
+                names = t.class_names
+                if len(names) == 2:
+                    project.set_labels(
+                        [(preview_study, int(f), names[int(p >= 0.5)])
+                         for f, p in zip(items, probs)],
+                        source="model", user="layertune",
+                        model_version=f"run {run.id} epoch {ev.epoch + 1} ({config.depth})")
             yield ev
     except GeneratorExit:
         status = "cancelled"

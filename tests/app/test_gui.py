@@ -100,6 +100,10 @@ def test_train_to_the_end_updates_strip_and_disagreements(qtbot, window):
     assert run.status == "finished" and run.best_snapshot
     frames, probs = window.project.scores(run.id, ws.study.id)
     assert len(frames) and ((probs >= 0) & (probs <= 1)).all()
+    model_labels = window.project.labels(ws.study.id, source="model")
+    assert len(model_labels) == len(frames)
+    assert model_labels[0].model_version.startswith(f"run {run.id} epoch")
+    assert window.project.labels(ws.study.id)  # expert labels untouched, separate
     # the disagreement list holds exactly the labelled frames the model gets wrong
     wrong = [f for f, v in ws._labels.items() if ws.strip.probability_at(f) is not None
              and (ws.strip.probability_at(f) >= 0.5) != (v == "informative")]
