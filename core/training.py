@@ -324,7 +324,10 @@ def train(
     if config.max_iterations:
         total_steps = min(total_steps, config.max_iterations)
     out = Path(out_dir) if out_dir is not None else None
-    best = {"auc": -math.inf, "epoch": -1, "iteration": -1, "snapshot": None}
+    # "crit" ranks snapshots: the validation AUC, or minus the validation loss when the
+    # validation set holds a single class (AUC undefined); "auc" is what is reported
+    best = {"crit": -math.inf, "auc": float("nan"), "epoch": -1, "iteration": -1,
+            "snapshot": None}
     history: list[dict] = []
     it, t0, stale, stopped = 0, time.perf_counter(), 0, "epochs"
     perm_gen = torch.Generator().manual_seed(config.seed + 1)
@@ -334,10 +337,11 @@ def train(
             head, inputs, "val", val_ds, positive, config.batch_size, device, head_precision)
         auc_v = _safe_auc(scores, labels)
         crit = auc_v if not math.isnan(auc_v) else -vloss
-        is_best = crit > best["auc"]
-        yield Validated(epoch, it, auc_v, vloss, is_best, max(crit, best["auc"]))
+        is_best = crit > best["crit"]
         if is_best:
-            best.update(auc=crit, epoch=epoch, iteration=it)
+            best.update(crit=crit, auc=auc_v, epoch=epoch, iteration=it)
+        yield Validated(epoch, it, auc_v, vloss, is_best, best["auc"])
+        if is_best:
             if out is not None:
                 meta = {"depth": config.depth, "epoch": epoch, "iteration": it,
                         "val_auc": auc_v, "val_loss": vloss, "config": config.to_dict(),
