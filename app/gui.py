@@ -28,23 +28,21 @@ def make_app(argv=None) -> QApplication:
 def create_demo_with_progress(folder: Path, parent=None, small: bool = False):
     """Build (or reuse) the demo project, showing progress; returns the Project."""
     from core.demo import SMALL, DemoSize, make_demo_project
-    from core.events import Progress
+    from core.events import Progress, drain
 
     dlg = QProgressDialog("Preparing the demo project…", None, 0, 0, parent)
     dlg.setWindowTitle("LayerTune")
     dlg.setWindowModality(Qt.WindowModality.ApplicationModal)
     dlg.setMinimumDuration(300)
-    gen = make_demo_project(folder, SMALL if small else DemoSize())
+    def show(ev) -> None:
+        if isinstance(ev, Progress):
+            dlg.setMaximum(ev.total)
+            dlg.setValue(ev.done)
+            dlg.setLabelText(f"{ev.stage}: {ev.message}")
+        QApplication.processEvents()
+
     try:
-        while True:
-            ev = next(gen)
-            if isinstance(ev, Progress):
-                dlg.setMaximum(ev.total)
-                dlg.setValue(ev.done)
-                dlg.setLabelText(f"{ev.stage}: {ev.message}")
-            QApplication.processEvents()
-    except StopIteration as stop:
-        return stop.value
+        return drain(make_demo_project(folder, SMALL if small else DemoSize()), show)
     finally:
         dlg.close()
 

@@ -107,9 +107,7 @@ def train_run(project, config: TrainConfig, *, task: str = "frames", task_option
         raise
     finally:
         engine.close()
-        snaps = project.snapshots(run.id)
-        best = max((s for s in snaps if s.val_auc is not None), key=lambda s: s.val_auc,
-                   default=snaps[-1] if snaps else None)
+        best = _best_snapshot(project, run.id)
         metrics = {"history": result.history, "stopped": result.stopped,
                    "device": result.device, "precision": result.precision} if result else {}
         if error:
@@ -166,6 +164,13 @@ def score_study(project, run_id: int, study_id: int, *, task_options=None, seed:
     return items, scores
 
 
+def _best_snapshot(project, run_id: int):
+    """The run's snapshot with the highest validation AUC (else its newest), or None."""
+    snaps = project.snapshots(run_id)
+    return max((s for s in snaps if s.val_auc is not None), key=lambda s: s.val_auc,
+               default=snaps[-1] if snaps else None)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -191,8 +196,7 @@ def recover_interrupted_runs(project) -> list[int]:
         pid, run_host = run.config.get("pid"), run.config.get("host")
         if run_host != host or (pid is not None and _pid_alive(int(pid))):
             continue
-        snaps = [s for s in project.snapshots(run.id) if s.val_auc is not None]
-        best = max(snaps, key=lambda s: s.val_auc, default=None)
+        best = _best_snapshot(project, run.id)
         project.finish_run(run.id, "failed",
                            best_auc=None if best is None else best.val_auc,
                            best_snapshot=None if best is None else project.folder / best.path,
