@@ -38,7 +38,7 @@ class TrainingController(QObject):
 
     # ------------------------------------------------------------------ weights
     def _weights_or_ask(self, config):
-        """True to go on; may switch the config to scratch or import a file first."""
+        """The config to train with (maybe switched to scratch), or None to not start."""
         if config.depth == "scratch":
             return config
         try:

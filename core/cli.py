@@ -52,26 +52,21 @@ class ProgressPrinter:
         self._open = False
 
     def __call__(self, ev: object) -> None:
-        from .events import BatchEnd, EpochEnd, Notice, Progress, Validated
+        from .events import BatchEnd, EpochEnd, Notice, Progress
 
         if isinstance(ev, Progress):
             step = max(1, ev.total // 20)
             self._emit(f"{ev.stage:>10} {self._bar(ev.done, ev.total)} {ev.done}/{ev.total} "
                        f"{ev.message}", (ev.stage, ev.done // step if ev.done < ev.total else -1))
         elif isinstance(ev, BatchEnd):
-            eta = ev.elapsed_s / ev.done * (ev.total - ev.done) if ev.done else 0.0
             step = max(1, ev.total // 20)
             self._emit(f"     train {self._bar(ev.done, ev.total)} epoch {ev.epoch + 1} "
-                       f"loss {ev.loss:.4f} {ev.images_per_s:5.0f} img/s ETA {_fmt_s(eta)}",
+                       f"loss {ev.loss:.4f} {ev.images_per_s:5.0f} img/s ETA {_fmt_s(ev.eta_s)}",
                        ("train", ev.done // step))
         elif isinstance(ev, EpochEnd):
             self._newline()
             if not self.quiet:
-                self.stream.write(f"epoch {ev.epoch + 1}: loss {ev.train_loss:.4f}, "
-                                  f"val AUC {ev.val_auc:.4f} (best {ev.best_auc:.4f}, "
-                                  f"epoch {ev.best_epoch + 1})\n")
-        elif isinstance(ev, Validated):
-            pass
+                self.stream.write(ev.summary() + "\n")
         elif isinstance(ev, Notice):
             self._newline()
             if not self.quiet:

@@ -41,6 +41,11 @@ class BatchEnd:
     total: int
     elapsed_s: float
 
+    @property
+    def eta_s(self) -> float:
+        """Seconds left at the average pace so far (0 before the first step)."""
+        return self.elapsed_s / self.done * (self.total - self.done) if self.done else 0.0
+
 
 @dataclass(frozen=True)
 class Validated:
@@ -63,6 +68,12 @@ class EpochEnd:
     best_epoch: int
     elapsed_s: float
     eta_s: float
+
+    def summary(self, digits: int = 4) -> str:
+        """One line for people: loss, validation AUC, best so far (epochs from 1)."""
+        return (f"epoch {self.epoch + 1}: loss {self.train_loss:.4f}, val AUC "
+                f"{self.val_auc:.{digits}f} (best {self.best_auc:.{digits}f} at epoch "
+                f"{self.best_epoch + 1})")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.events import BatchEnd, EpochEnd, Notice, Progress, SnapshotSaved, Validated
+from core.events import BatchEnd, EpochEnd, Notice, Progress, Validated
 from core.model import Schedule
 from core.training import TrainConfig
 
@@ -187,11 +187,10 @@ class TrainingPanelWidget(QWidget):
                 self.curves.add_batch(b.iteration, b.loss)
             last = ev[-1] if ev else None
             if isinstance(last, BatchEnd):
-                eta = last.elapsed_s / last.done * (last.total - last.done) if last.done else 0
                 self.progress.setRange(0, last.total)
                 self.progress.setValue(last.done)
                 self.progress.setFormat(f"epoch {last.epoch + 1} · step {last.done}/{last.total}"
-                                        f" · ETA {_fmt_eta(eta)}")
+                                        f" · ETA {_fmt_eta(last.eta_s)}")
                 self.status.setText(f"loss {last.loss:.4f} · {last.images_per_s:.0f} images/s")
         elif isinstance(ev, Progress):
             self.progress.setRange(0, max(ev.total, 1))
@@ -201,10 +200,6 @@ class TrainingPanelWidget(QWidget):
             if not math.isnan(ev.auc):
                 self.curves.add_validation(ev.iteration, ev.epoch, ev.auc, ev.is_best)
         elif isinstance(ev, EpochEnd):
-            self.status.setText(f"epoch {ev.epoch + 1}: loss {ev.train_loss:.4f}, val AUC "
-                                f"{ev.val_auc:.3f} (best {ev.best_auc:.3f} @ epoch "
-                                f"{ev.best_epoch + 1})")
-        elif isinstance(ev, SnapshotSaved):
-            pass
+            self.status.setText(ev.summary(digits=3))
         elif isinstance(ev, Notice):
             self.status.setText(ev.message)
