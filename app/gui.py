@@ -49,7 +49,7 @@ def create_demo_with_progress(folder: Path, parent=None, small: bool = False):
 
 def run_gui(argv: list[str]) -> int:
     from core.demo import default_demo_folder
-    from core.project import Project, ProjectError
+    from core.store import Project, ProjectError
 
     p = argparse.ArgumentParser(prog="layertune")
     p.add_argument("command", nargs="?", default="gui", choices=("gui", "demo"))

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
-from core.project import Project
+from core.store import Project
 
 from .training_controller import TrainingController
 from .widgets.help_overlay import HelpOverlayWidget
@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
         """Scan and add a video/frame folder in the background, with a progress dialog."""
         from PySide6.QtWidgets import QProgressDialog
 
-        from core.studies import import_study
+        from core.io.importer import import_study
 
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         QMessageBox.warning(self, "Cannot import", f"{exc}\n\nThe project is unchanged.")
 
     def open_project(self) -> None:
-        from core.project import ProjectError
+        from core.store import ProjectError
 
         folder = open_project_dialog(self)
         if folder is None:
@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         self._next.show()
 
     def import_labels(self) -> None:
-        from core.labels_io import import_labels_csv
+        from core.io.labels_csv import import_labels_csv
 
         path, _ = QFileDialog.getOpenFileName(self, "Import labels", "", "CSV (*.csv)")
         if path:
@@ -159,7 +159,7 @@ class MainWindow(QMainWindow):
                 self.frames.open_study(self.frames.study.id)
 
     def export_labels(self) -> None:
-        from core.labels_io import export_labels_csv
+        from core.io.labels_csv import export_labels_csv
 
         path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV (*.csv)")
         if path:

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from core.events import Scored
 from core.jobs import RunStarted, evaluate_run, train_run
-from core.weights import WeightsError, WeightsMissingError, import_weights, resolve_weights
+from core.train.weights import WeightsError, WeightsMissingError, import_weights, resolve_weights
 
 from .worker import GeneratorWorker
 

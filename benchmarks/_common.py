@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from core.events import BatchEnd, Notice, Validated
-from core.patches import CropDataset, random_offsets
+from core.train.patches import CropDataset, random_offsets
 
 FRAME_SHAPE = (350, 500)  # (rows, cols), the paper's resized colonoscopy frame
 CROP = 227
@@ -137,7 +137,7 @@ class StepLog:
 
 
 class EngineRun:
-    """Drives a :func:`core.training.train` generator one optimizer step at a time.
+    """Drives a :func:`core.train.engine.train` generator one optimizer step at a time.
 
     Step seconds are the engine's own (``BatchEnd.images_per_s``). ``setup_s`` is the
     wall time from the start to the first step (model build, feature caching);
@@ -309,7 +309,7 @@ class OtherLoad:
 
 def machine_line() -> str:
     """torch version, threads and the CPU's bf16 support, for the report header."""
-    from core.training import cpu_has_fast_bf16
+    from core.train.engine import cpu_has_fast_bf16
 
     return (f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
             f"CPU fast bf16: {cpu_has_fast_bf16()}, CUDA: {torch.cuda.is_available()}")

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 
 def _data(n: int, seed: int = 0):
-    from core.patches import CropDataset, random_offsets
+    from core.train.patches import CropDataset, random_offsets
 
     rng = np.random.default_rng(seed)
     frames = rng.integers(0, 255, (8, 350, 500, 3), dtype=np.uint8)
@@ -33,7 +33,7 @@ def _data(n: int, seed: int = 0):
 
 
 def _gen(cfg, ds):
-    from core.training import train
+    from core.train.engine import train
 
     return train(ds, cfg)
 
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
 
     from app.worker import GeneratorWorker
     from core.events import BatchEnd
-    from core.training import TrainConfig
+    from core.train.engine import TrainConfig
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     n = 128 if args.quick else 320

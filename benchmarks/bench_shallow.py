@@ -1,6 +1,6 @@
 """Shallow depths (fc8, fc7, fc6): cached frozen-layer features against re-running them.
 
-Ours: :func:`core.training.train` with ``cache_features=True``: the frozen layers run
+Ours: :func:`core.train.engine.train` with ``cache_features=True``: the frozen layers run
 once over every patch (exact, because they run in eval mode and augmentation is
 offline) and each step trains only the tuned head on the cached features.
 Reference: the same engine with ``cache_features=False``: the frozen trunk runs on
@@ -49,9 +49,9 @@ from benchmarks._common import (
     throughput,
     verdict,
 )
-from core.model import build_alexnet, schedule, split_model
-from core.patches import CropDataset
-from core.training import TrainConfig, train
+from core.train.engine import TrainConfig, train
+from core.train.model import build_alexnet, schedule, split_model
+from core.train.patches import CropDataset
 
 TARGET = 50.0
 SEED = 0

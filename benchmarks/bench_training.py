@@ -1,13 +1,13 @@
 """Full-depth (conv1) training throughput: the engine against a plain torchvision loop.
 
-Ours: :func:`core.training.train` at depth ``conv1`` (every layer tuned), precision
+Ours: :func:`core.train.engine.train` at depth ``conv1`` (every layer tuned), precision
 ``auto`` (bf16 autocast + channels-last where the CPU multiplies bf16 in hardware),
 patches gathered as one uint8 batch and normalised as a tensor.
 
 Reference: what a torchvision user writes: a ``Dataset`` whose ``__getitem__`` crops one
 patch and runs ``ToTensor`` + ``Normalize`` on it, a ``DataLoader`` (``num_workers=0``),
 ``torchvision.models.alexnet`` with ``classifier[6]`` replaced, fp32 NCHW, the same SGD
-parameter groups (:func:`core.model.make_optimizer`) and the same per-epoch decay.
+parameter groups (:func:`core.train.model.make_optimizer`) and the same per-epoch decay.
 
 Both sides see the same batches in the same order (the engine's permutation is
 replicated; the training split is balanced, so stratifying keeps it whole and in order)
@@ -61,10 +61,10 @@ from benchmarks._common import (
     throughput,
     verdict,
 )
-from core.data import stratify
-from core.model import make_optimizer, schedule
-from core.patches import CropDataset
-from core.training import IMAGENET_MEAN, IMAGENET_STD, TrainConfig, train
+from core.train.engine import IMAGENET_MEAN, IMAGENET_STD, TrainConfig, train
+from core.train.model import make_optimizer, schedule
+from core.train.patches import CropDataset
+from core.train.sampling import stratify
 
 TARGET = 1.5
 SEED = 0
@@ -107,7 +107,7 @@ def plain_loop(train_ds: CropDataset, pretrained: dict, *, steps: int, seed: int
     """The torchvision-style training loop; yields (loss, batch size, seconds) per step."""
     from torchvision.models import alexnet
 
-    # Same global-RNG draws as core.model.build_alexnet + core.training.train, so the
+    # Same global-RNG draws as core.train.model.build_alexnet + core.train.engine.train, so the
     # dropout masks of the first step (and every later one) are the same as ours.
     torch.manual_seed(seed)
     model = alexnet(weights=None)

@@ -49,7 +49,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.events import drain  # noqa: E402
-from core.video import FrameSource, scan_video  # noqa: E402
+from core.io.video import FrameSource, scan_video  # noqa: E402
 
 TARGET_RANDOM = 2.0
 TARGET_BACK = 15.0

@@ -52,7 +52,7 @@ class ProgressPrinter:
         self._open = False
 
     def __call__(self, ev: object) -> None:
-        from .events import BatchEnd, EpochEnd, Notice, Progress
+        from core.events import BatchEnd, EpochEnd, Notice, Progress
 
         if isinstance(ev, Progress):
             step = max(1, ev.total // 20)
@@ -84,7 +84,7 @@ def _fmt_s(s: float) -> str:
 
 def drive(gen: Generator, printer: ProgressPrinter | None = None):
     """Run a core generator to the end, printing its events; returns its value."""
-    from .events import drain
+    from core.events import drain
 
     printer = printer or ProgressPrinter()
     try:
@@ -116,7 +116,7 @@ def _out(args, payload: dict, text: str) -> None:
 
 
 def cmd_schedule(args) -> int:
-    from .model import schedule
+    from core.train.model import schedule
 
     s = schedule(args.depth)
     rows = [f"{'layer':<6} {'tuned':<6} {'weight lr':>10} {'bias lr':>10}"]
@@ -129,8 +129,8 @@ def cmd_schedule(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .project import Project
-    from .studies import import_study
+    from core.io.importer import import_study
+    from core.store import Project
 
     with Project.open_or_create(args.project) as project:
         added = []
@@ -146,8 +146,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_labels(args) -> int:
-    from .labels_io import export_labels_csv, import_labels_csv
-    from .project import Project
+    from core.io.labels_csv import export_labels_csv, import_labels_csv
+    from core.store import Project
 
     if args.action == "import":
         with Project.open(args.project) as project:
@@ -161,15 +161,15 @@ def cmd_labels(args) -> int:
 
 
 def _task_options(args):
-    from .tasks.frames import FrameTaskConfig
+    from core.tasks.frame_quality import FrameTaskConfig
 
     return {"config": FrameTaskConfig(crops_per_frame=args.crops, test_crops=args.test_crops)}
 
 
 def cmd_train(args) -> int:
-    from .jobs import train_run
-    from .project import Project
-    from .training import TrainConfig
+    from core.jobs import train_run
+    from core.store import Project
+    from core.train.engine import TrainConfig
 
     cfg = TrainConfig(depth=args.depth, init=args.init, epochs=args.epochs,
                       batch_size=args.batch_size, patience=args.patience, seed=args.seed,
@@ -200,8 +200,8 @@ def _roc_text(res) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from .jobs import evaluate_run
-    from .project import Project
+    from core.jobs import evaluate_run
+    from core.store import Project
 
     with Project.open(args.project) as project:
         res = drive(evaluate_run(project, args.run, task_options=_task_options(args),
@@ -211,7 +211,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from .metrics import read_scores_csv, roc_analysis
+    from core.stats import read_scores_csv, roc_analysis
 
     scores, labels = read_scores_csv(args.scores)
     res = roc_analysis(scores, labels)
@@ -220,8 +220,8 @@ def cmd_stats(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .jobs import recover_interrupted_runs
-    from .project import Project
+    from core.jobs import recover_interrupted_runs
+    from core.store import Project
 
     with Project.open(args.project) as project:
         recover_interrupted_runs(project)
@@ -236,7 +236,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_weights(args) -> int:
-    from .weights import cache_path, import_weights, missing_message, resolve_weights
+    from core.train.weights import cache_path, import_weights, missing_message, resolve_weights
 
     if args.action == "import":
         dest = import_weights(args.file)
@@ -253,7 +253,7 @@ def cmd_weights(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import SMALL, DemoSize, default_demo_folder, headless_demo
+    from core.demo import SMALL, DemoSize, default_demo_folder, headless_demo
 
     folder = Path(args.project) if args.project else default_demo_folder()
     size = SMALL if args.small else DemoSize()
@@ -272,7 +272,7 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .model import DEPTHS, INITS
+    from core.train.model import DEPTHS, INITS
 
     p = argparse.ArgumentParser(prog="layertune", description="Fine-tune AlexNet on expert "
                                 "labels at a chosen depth (Tajbakhsh et al., TMI 2016).")
@@ -364,8 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .project import ProjectError
-    from .weights import WeightsError
+    from core.store import ProjectError
+    from core.train.weights import WeightsError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -383,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:
-        from .video import VideoError
+        from core.io.video import VideoError
 
         if isinstance(exc, VideoError):
             print(f"error: {exc}", file=sys.stderr)

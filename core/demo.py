@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .events import Notice
-from .project import Project
-from .studies import import_study
-from .tasks.frames import CLASS_NAMES, FrameTaskConfig
+from core.events import Notice
+from core.io.importer import import_study
+from core.store import Project
+from core.tasks.frame_quality import CLASS_NAMES, FrameTaskConfig
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def default_demo_folder() -> Path:
 def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
                       ) -> Generator[object, None, Project]:
     """Create the demo project in ``folder``, or reuse it when already made."""
-    from .synth import make_video
+    from core.synth import make_video
 
     folder = Path(folder)
     project = Project.open_or_create(folder)
@@ -77,9 +77,9 @@ def headless_demo(folder, *, size: DemoSize = DemoSize(), depth: str | None = No
     Without pretrained weights the depth falls back to ``scratch`` (said in a Notice).
     Returns a JSON-ready summary.
     """
-    from .jobs import evaluate_run, train_run
-    from .training import TrainConfig
-    from .weights import WeightsError, resolve_weights
+    from core.jobs import evaluate_run, train_run
+    from core.train.engine import TrainConfig
+    from core.train.weights import WeightsError, resolve_weights
 
     project = yield from make_demo_project(folder, size, seed)
     try:

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checkpoint import load_snapshot
-from .data import group_fraction
-from .events import Notice, Progress, Scored, SnapshotSaved
-from .metrics import RocResult, roc_analysis
-from .model import build_alexnet
-from .tasks.base import get_task
-from .training import TrainConfig, TrainResult, score_dataset, train
-from .weights import resolve_weights
+from core.events import Notice, Progress, Scored, SnapshotSaved
+from core.stats import RocResult, roc_analysis
+from core.tasks.base import get_task
+from core.train.checkpoint import load_snapshot
+from core.train.engine import TrainConfig, TrainResult, score_dataset, train
+from core.train.model import build_alexnet
+from core.train.sampling import group_fraction
+from core.train.weights import resolve_weights
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ def test_wheel_builds_with_app_core_and_console_script(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     wheel = next(tmp_path.glob("layertune-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "core/training.py" in names and "app/__main__.py" in names
-    assert "core/tasks/frames.py" in names
+    assert "core/train/engine.py" in names and "app/__main__.py" in names
+    assert "core/tasks/frame_quality/task.py" in names
     ep = next(n for n in names if n.endswith("entry_points.txt"))
     assert "layertune = app.__main__:main" in zipfile.ZipFile(wheel).read(ep).decode()
 

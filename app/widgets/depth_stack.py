@@ -3,7 +3,7 @@
 Tajbakhsh et al., IEEE TMI 2016, Table II: a depth names the lowest layer that is
 tuned; it and every layer above it learn, the layers below stay frozen at their
 ImageNet weights. ``scratch`` trains every layer from a random initialisation.
-The numbers come from :func:`core.model.schedule`; this widget only shows and edits
+The numbers come from :func:`core.train.model.schedule`; this widget only shows and edits
 them.
 """
 
@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import model as core_model
-from core.model import DEPTHS, INITS, LAYERS, Schedule
+from core.train import model as core_model
+from core.train.model import DEPTHS, INITS, LAYERS, Schedule
 
 # Shapes of torchvision's AlexNet (the "one weird trick" variant LayerTune loads, SPEC
 # §1.1): short label drawn in the block, longer text for the tooltip.
@@ -62,7 +62,7 @@ _SCRATCH = QColor("#c8652a")
 _FROZEN = QColor("#dcdfe4")
 _FROZEN_TEXT = QColor("#6b7280")
 
-# The form's fields: keyword of core.model.schedule, label, range, spin step (None:
+# The form's fields: keyword of core.train.model.schedule, label, range, spin step (None:
 # adaptive, for rates spanning decades), tooltip.
 _FIELDS: tuple[tuple[str, str, float, float, float | None, str], ...] = (
     ("base_lr", "Weight rate (tuned layers)", 1e-7, 1.0, None,
@@ -353,11 +353,11 @@ class DepthStackWidget(QWidget):
     Signals
     -------
     schedule_changed(object)
-        The new :class:`core.model.Schedule`, after any change of depth or rate.
+        The new :class:`core.train.model.Schedule`, after any change of depth or rate.
     depth_changed(str)
-        One of :data:`core.model.DEPTHS`.
+        One of :data:`core.train.model.DEPTHS`.
     init_changed(str)
-        One of :data:`core.model.INITS` (only meaningful for ``scratch``).
+        One of :data:`core.train.model.INITS` (only meaningful for ``scratch``).
     """
 
     schedule_changed = Signal(object)
@@ -447,11 +447,11 @@ class DepthStackWidget(QWidget):
 
     # -------------------------------------------------------------------- API
     def depth(self) -> str:
-        """The chosen depth, one of :data:`core.model.DEPTHS`."""
+        """The chosen depth, one of :data:`core.train.model.DEPTHS`."""
         return self._depth
 
     def init(self) -> str:
-        """The scratch initialisation, one of :data:`core.model.INITS`."""
+        """The scratch initialisation, one of :data:`core.train.model.INITS`."""
         return self._init.currentText()
 
     def set_init(self, init: str) -> None:
@@ -482,7 +482,7 @@ class DepthStackWidget(QWidget):
         """The Table II schedule of the current depth with the form's values."""
         v = {key: spin.value() for key, spin in self._spins.items()}
         # None lets core apply the paper's fc8 rule itself, so an untouched form gives
-        # exactly core.model.schedule(depth).
+        # exactly core.train.model.schedule(depth).
         v["fc8_lr"] = v["fc8_lr"] if self._fc8_edited else None
         return core_model.schedule(self._depth, **v)
 

@@ -26,7 +26,7 @@ class RocPlotWidget(pg.PlotWidget):
         self.setMinimumHeight(160)
 
     def set_result(self, res) -> None:
-        """Draw a :class:`core.metrics.RocResult`."""
+        """Draw a :class:`core.stats.RocResult`."""
         self.curve.setData(np.asarray(res.fpr, float), np.asarray(res.tpr, float))
         ops = res.operating_points
         x = np.array([op.fpr for op in ops], float)

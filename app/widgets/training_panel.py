@@ -1,6 +1,6 @@
 """The training panel: depth drawing, Table II values, device, start/cancel, live curves.
 
-A view only: it turns the user's choices into a :class:`core.training.TrainConfig`
+A view only: it turns the user's choices into a :class:`core.train.engine.TrainConfig`
 (``train_requested``) and draws the events a worker forwards (``show_event``).
 """
 
@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import BatchEnd, EpochEnd, Notice, Progress, Validated
-from core.model import Schedule
-from core.training import TrainConfig
+from core.train.engine import TrainConfig
+from core.train.model import Schedule
 
 from .depth_stack import DepthStackWidget
 from .roc_plot import RocPlotWidget
@@ -138,7 +138,7 @@ class TrainingPanelWidget(QWidget):
             patience=self.patience.value(), device=self.device.currentData())
 
     def task_options(self) -> dict:
-        from core.tasks.frames import FrameTaskConfig
+        from core.tasks.frame_quality import FrameTaskConfig
 
         n = self.crops.value()
         return {"config": FrameTaskConfig(crops_per_frame=n, test_crops=max(n, 8))}

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.labels_io import LabelHistory
-from core.tasks.frames import CLASS_NAMES
+from core.store.history import LabelHistory
+from core.tasks.frame_quality import CLASS_NAMES
 
 from ..widgets.disagreement_list import DisagreementListWidget
 from ..widgets.frame_viewer import FrameViewerWidget
@@ -220,8 +220,8 @@ class FrameQualityWorkspace(QWidget):
         self.open_study(sid)
 
     def open_study(self, study_id: int) -> None:
-        from core.studies import open_study
-        from core.video import VideoError
+        from core.io.importer import open_study
+        from core.io.video import VideoError
 
         study = self.project.study(study_id)
         if self.source is not None:
@@ -270,7 +270,7 @@ class FrameQualityWorkspace(QWidget):
         if self.source is None or not self.n_frames:
             return
         index = int(min(max(index, 0), self.n_frames - 1))
-        from core.video import VideoError
+        from core.io.video import VideoError
 
         try:
             img = self.source.read(index)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import frames  # noqa: F401  (registers "frames")
-from .base import ItemKey, Task, TaskData, get_task
+from core.tasks import frame_quality  # noqa: F401  (registers the task)
+from core.tasks.base import ItemKey, Task, TaskData, get_task
 
 __all__ = ["ItemKey", "Task", "TaskData", "get_task"]

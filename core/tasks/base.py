@@ -26,7 +26,7 @@ class ItemKey:
 class TaskData:
     """A patch dataset plus the item keys its integer ``items`` refer to."""
 
-    dataset: object  # core.patches dataset
+    dataset: object  # core.train.patches dataset
     keys: list[ItemKey]
     item_labels: np.ndarray  # (n_items,) int, class of each item
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from app.main_window import MainWindow
 from core.demo import SMALL, make_demo_project
 from core.events import drain
-from core.project import Project
+from core.store import Project
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from app.widgets.probability_strip import (
     probability_rgb,
 )
 from app.widgets.training_curves import TrainingCurvesWidget
-from core import model as core_model
-from core.model import DEPTHS, LAYERS
+from core.train import model as core_model
+from core.train.model import DEPTHS, LAYERS
 
 # ------------------------------------------------------------------ depth stack
 

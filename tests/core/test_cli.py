@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.cli import EXIT_INPUT, EXIT_OK, EXIT_WEIGHTS, main
-from core.model import LAYERS
+from core.train.model import LAYERS
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +44,7 @@ def test_stats_roc(tmp_path, capsys):
     rc, out, _ = run(capsys, "stats", "roc", "--scores", str(f), "--json")
     assert rc == EXIT_OK
     d = json.loads(out)
-    from core.metrics import auc
+    from core.stats import auc
 
     assert d["auc"] == pytest.approx(auc(scores, labels))
     assert d["auc_ci"][0] < d["auc"] < d["auc_ci"][1]
@@ -126,7 +126,7 @@ def test_interrupted_run_is_recovered(tmp_path):
     import sys
 
     from core.jobs import recover_interrupted_runs
-    from core.project import Project
+    from core.store import Project
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

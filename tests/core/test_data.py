@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.data import group_fraction, grouped_split, segment_groups, stratify
+from core.train.sampling import group_fraction, grouped_split, segment_groups, stratify
 
 
 def test_stratify_balances_by_downsampling_majority():

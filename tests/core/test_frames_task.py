@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from core.events import drain
-from core.project import Project
-from core.studies import import_study, open_study
+from core.io.importer import import_study, open_study
+from core.store import Project
 from core.synth import make_video
-from core.tasks.frames import FRAME_SIZE, FrameQualityTask, FrameTaskConfig, load_frames
+from core.tasks.frame_quality import FRAME_SIZE, FrameQualityTask, FrameTaskConfig, load_frames
 
 
 @pytest.fixture

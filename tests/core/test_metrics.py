@@ -1,4 +1,4 @@
-"""Tests of core.metrics: ROC curve, AUC, DeLong CI/test, operating points, accumulator.
+"""Tests of core.stats: ROC curve, AUC, DeLong CI/test, operating points, accumulator.
 
 Every check compares against something computed another way: scipy's Mann-Whitney U,
 brute-force pair counts and thresholds, DeLong's structural components written out as
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu, norm
 
-from core import metrics as M
+from core import stats as M
 
 # --------------------------------------------------------------------------- references
 # pROC's aSAH data (Turck et al., Intensive Care Med 36:107-115, 2010; shipped with pROC,

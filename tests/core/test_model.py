@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.model import (
+from core.train.model import (
     DEPTHS,
     LAYERS,
     build_alexnet,

@@ -1,4 +1,4 @@
-"""Tests of the project store (core.project) and label editing helpers (core.labels_io)."""
+"""Tests of the project store (core.store) and label editing helpers (core.io.labels_csv)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.labels_io import LabelHistory, export_labels_csv, import_labels_csv
-from core.project import DB_NAME, SCHEMA_VERSION, Label, Project, ProjectError, Study
+from core.io.labels_csv import export_labels_csv, import_labels_csv
+from core.store import DB_NAME, SCHEMA_VERSION, Label, Project, ProjectError, Study
+from core.store.history import LabelHistory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -471,7 +472,7 @@ def test_csv_import_bad_lines_name_file_and_line(tmp_path, project):
 _CRASH_SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[1])
-    from core.project import Project
+    from core.store import Project
     p = Project.open(sys.argv[2])
     sid = int(sys.argv[3])
     for frame in range(100000):

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoint import load_snapshot
 from core.events import BatchEnd, EpochEnd, Scored, SnapshotSaved, Validated, drain
-from core.model import LAYERS, build_alexnet, layer_parameters, schedule
-from core.patches import ArrayDataset
-from core.training import TrainConfig, train
-from core.weights import WeightsMissingError
+from core.train.checkpoint import load_snapshot
+from core.train.engine import TrainConfig, train
+from core.train.model import LAYERS, build_alexnet, layer_parameters, schedule
+from core.train.patches import ArrayDataset
+from core.train.weights import WeightsMissingError
 
 
 def toy_dataset(n_per_group=8, n_groups=4, seed=0, size=227):
@@ -61,7 +61,7 @@ def test_one_step_changes_only_tuned_layers(depth, cache):
 
 def test_sgd_step_moves_bias_twice_as_far_and_decays_with_gamma():
     """With a unit gradient and no momentum history, SGD moves each param by its rate."""
-    from core.model import make_optimizer, set_epoch_rates
+    from core.train.model import make_optimizer, set_epoch_rates
 
     for depth in ("fc6", "scratch"):
         model = build_alexnet(2)

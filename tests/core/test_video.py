@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from core.events import Progress
-from core.video import (
+from core.io.video import (
     FrameSource,
     VideoError,
     VideoInfo,
@@ -27,7 +27,7 @@ from core.video import (
     read_frames,
     scan_video,
 )
-from core.video_decode import SEEK_OVERHEAD, Geometry
+from core.io.video.decode import SEEK_OVERHEAD, Geometry
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 N = 60

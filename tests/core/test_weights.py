@@ -6,7 +6,7 @@ import pytest
 import torch
 import torchvision
 
-from core.weights import (
+from core.train.weights import (
     WEIGHTS_FILE,
     WeightsError,
     WeightsMissingError,

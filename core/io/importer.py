@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from pathlib import Path
 
-from .events import Notice, Progress
-from .project import Project, Study
+from core.events import Notice, Progress
+from core.store import Project, Study
 
 
 def _info_key(study_id: int) -> str:
@@ -22,7 +22,7 @@ def _info_key(study_id: int) -> str:
 def import_study(project: Project, path, *, split: str = "train", task: str = "frames"
                  ) -> Generator[Progress | Notice, None, Study]:
     """Scan a video or frame folder and add it to the project (idempotent by content)."""
-    from .video import content_hash, scan_video
+    from core.io.video import content_hash, scan_video
 
     path = Path(path)
     info = yield from scan_video(path)
@@ -35,8 +35,8 @@ def import_study(project: Project, path, *, split: str = "train", task: str = "f
 
 
 def open_study(project: Project, study: Study, cache_frames: int = 256):
-    """A :class:`core.video.FrameSource` for ``study``, from its stored index when valid."""
-    from .video import VideoInfo, open_source
+    """A :class:`core.io.video.FrameSource` for ``study``, from its stored index when valid."""
+    from core.io.video import VideoInfo, open_source
 
     text = project.get_setting(_info_key(study.id))
     if text:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..data import segment_groups
-from ..events import Notice, Progress
-from ..patches import CropDataset, random_offsets
-from .base import ItemKey, TaskData, register
+from core.events import Notice, Progress
+from core.tasks.base import ItemKey, TaskData, register
+from core.train.patches import CropDataset, random_offsets
+from core.train.sampling import segment_groups
 
 FRAME_SIZE = (350, 500)  # rows, cols
 CLASS_NAMES = ("non-informative", "informative")
@@ -57,8 +57,8 @@ def load_frames(study, frames: Sequence[int], project=None
 
     Returns (len(frames), 350, 500, 3) uint8 RGB in the order of ``frames``.
     """
-    from ..studies import open_study
-    from ..video import open_source
+    from core.io.importer import open_study
+    from core.io.video import open_source
 
     frames = np.asarray(frames, dtype=np.int64)
     out = np.empty((len(frames), *FRAME_SIZE, 3), np.uint8)

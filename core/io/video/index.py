@@ -1,7 +1,7 @@
 """The import-time pass over a video file or a folder of frames.
 
 :func:`scan_video` decodes a video once, front to back, with OpenCV's FFmpeg backend,
-which is the decoder :class:`core.video.FrameSource` uses afterwards. That sequential
+which is the decoder :class:`core.io.video.FrameSource` uses afterwards. That sequential
 decode *defines* the video: frame ``i`` is the ``i``-th picture it yields. The scan
 counts frames exactly (``CAP_PROP_FRAME_COUNT`` is only the container's claim, which
 is estimated for some formats and wrong for damaged files), notes the intra-coded
@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .events import Progress
+from core.events import Progress
 
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".wmv", ".asf", ".flv", ".mpg",
@@ -305,7 +305,7 @@ def scan_video(path: str | os.PathLike[str]) -> Generator[Progress, None, VideoI
 
 
 # Scans of this process, on (path, size, modification time): opening a video that was
-# just imported must not decode it all again (see core.video.open_source).
+# just imported must not decode it all again (see core.io.video.open_source).
 _SCANS: OrderedDict[tuple[str, int, int], VideoInfo] = OrderedDict()
 _SCANS_LOCK = threading.Lock()
 

@@ -1,7 +1,7 @@
-"""The frame cache a :class:`core.video.FrameSource` shares with its prefetch thread.
+"""The frame cache a :class:`core.io.video.FrameSource` shares with its prefetch thread.
 
 Nothing here is public. The reading thread and one background worker (each with its
-own :class:`~core.video_decode.Decoder`) put decoded frames in one LRU cache; the
+own :class:`~core.io.video.decode.Decoder`) put decoded frames in one LRU cache; the
 reader queues :class:`Job` s (frame ranges) for the worker and waits for a frame a
 running job is about to produce rather than decoding it twice. The lock is held only
 for dictionary work and frame copies, never while decoding, so the two decode in
@@ -16,8 +16,8 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
-from .video_decode import Cancelled, Decoder, Desync, Geometry, ReadStats
-from .video_index import VideoError, VideoInfo
+from core.io.video.decode import Cancelled, Decoder, Desync, Geometry, ReadStats
+from core.io.video.index import VideoError, VideoInfo
 
 _SPARE = 4  # evicted frames kept as decode buffers (fresh memory costs page faults)
 

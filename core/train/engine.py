@@ -24,12 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
-from .checkpoint import save_snapshot
-from .data import grouped_split, stratify
-from .events import BatchEnd, EpochEnd, Notice, Progress, Scored, SnapshotSaved, Validated
-from .metrics import auc as roc_auc
-from .model import (
+from core import __version__
+from core.events import BatchEnd, EpochEnd, Notice, Progress, Scored, SnapshotSaved, Validated
+from core.stats import auc as roc_auc
+from core.train.checkpoint import save_snapshot
+from core.train.model import (
     DEPTHS,
     INITS,
     Schedule,
@@ -41,6 +40,7 @@ from .model import (
     set_train_mode,
     split_model,
 )
+from core.train.sampling import grouped_split, stratify
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -244,7 +244,7 @@ def train(
     split: tuple[np.ndarray, np.ndarray] | None = None,
     keep_model: bool = False,
 ) -> Generator[object, None, TrainResult]:
-    """Train on ``dataset`` (a :mod:`core.patches` dataset); yields events.
+    """Train on ``dataset`` (a :mod:`core.train.patches` dataset); yields events.
 
     Parameters
     ----------
@@ -263,7 +263,7 @@ def train(
         A fixed split instead of the grouped 80/20 one.
     """
     if config.depth != "scratch" and pretrained is None:
-        from .weights import WeightsMissingError, missing_message
+        from core.train.weights import WeightsMissingError, missing_message
 
         raise WeightsMissingError(
             f"Fine-tuning at depth {config.depth!r} needs the ImageNet-pretrained weights.\n"

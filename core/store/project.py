@@ -111,8 +111,6 @@ def from_json(text: str) -> Any:
     return json.loads(text)
 
 
-# LabelHistory, import_labels_csv and export_labels_csv are also importable from here
-# (see __getattr__ at the end); they live in core.labels_io.
 __all__ = [
     "DB_NAME",
     "SCHEMA_VERSION",
@@ -807,13 +805,3 @@ class Project:
         """Store a JSON-serialisable value under ``key``."""
         with self._write() as con:
             con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, to_json(value)))
-
-
-def __getattr__(name: str) -> Any:
-    # The label CSV and undo helpers live in core.labels_io (which imports this module);
-    # they are re-exported here lazily so both import orders work.
-    if name in ("LabelHistory", "import_labels_csv", "export_labels_csv"):
-        from core import labels_io
-
-        return getattr(labels_io, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

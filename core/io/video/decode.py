@@ -1,6 +1,6 @@
 """Decoders over OpenCV's FFmpeg backend that know which frame they stand on.
 
-These are the workers behind :class:`core.video.FrameSource`; nothing here is public.
+These are the workers behind :class:`core.io.video.FrameSource`; nothing here is public.
 
 OpenCV's only way to move a decoder is ``cap.set(CAP_PROP_POS_FRAMES, a)``, and it
 always does the same thing: seek the demuxer to the keyframe at or before ``a - 16``
@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .video_index import VideoError, VideoInfo, frame_fingerprint, open_capture
+from core.io.video.index import VideoError, VideoInfo, frame_fingerprint, open_capture
 
 SEEK_BACKOFF = 16  # OpenCV's FFmpeg seek lands on the keyframe at or before a - 16
 SEEK_OVERHEAD = 4  # fixed cost of a seek in frame decodes (demuxer seek + decoder flush)
@@ -42,7 +42,7 @@ _RAW_SKIP = 512  # demuxing forward is ~5 us a packet: cheaper than a seek up to
 
 @dataclass
 class ReadStats:
-    """Counters of a :class:`~core.video.FrameSource`.
+    """Counters of a :class:`~core.io.video.FrameSource`.
 
     ``hits`` / ``misses``: reads found in the cache or not; ``waits``: misses that were
     served by waiting for the prefetcher; ``seeks``, ``grabs`` (frames decoded) and

@@ -1,10 +1,10 @@
 """Random access to the frames of a video or a folder of frames, exact and fast.
 
-A :class:`FrameSource` is opened on a :class:`~core.video_index.VideoInfo` from the
-import-time scan (:func:`~core.video_index.scan_video`). ``read(i)`` returns exactly
+A :class:`FrameSource` is opened on a :class:`~core.io.video.index.VideoInfo` from the
+import-time scan (:func:`~core.io.video.index.scan_video`). ``read(i)`` returns exactly
 frame ``i`` of the sequential decode, which is what the GUI shows and what training
 extracts, whatever order frames are asked in. Every frame decoded is checked against
-the scan's fingerprint of that frame (see :mod:`core.video_decode`); a file changed
+the scan's fingerprint of that frame (see :mod:`core.io.video.decode`); a file changed
 since its import raises :class:`VideoError` instead of showing another frame.
 
 Against ``cap.set(CAP_PROP_POS_FRAMES, i); cap.read()``, which decodes from the
@@ -16,7 +16,7 @@ keyframe at or before ``i - 16`` on every call:
   a hit is one pass over the frame);
 - stepping backwards: a viewer that pauses between steps (the GUI) gets the frames the
   same seek decodes anyway, and a background thread with its own decoder keeps the
-  block behind it decoded (:mod:`core.video_cache`), so further steps are cache hits;
+  block behind it decoded (:mod:`core.io.video.cache`), so further steps are cache hits;
   it stops when the viewer jumps elsewhere or the source closes. Reads that come back
   to back leave no pause to hide work in: they get one long block in one pass, the
   fewest decodes;
@@ -43,10 +43,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .events import drain
-from .video_cache import Job, SharedCache, prefetch_worker, release
-from .video_decode import INTRA_COST, Decoder, Desync, Geometry, IntraDecoder, ReadStats
-from .video_index import (
+from core.events import drain
+from core.io.video.cache import Job, SharedCache, prefetch_worker, release
+from core.io.video.decode import INTRA_COST, Decoder, Desync, Geometry, IntraDecoder, ReadStats
+from core.io.video.index import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     VideoError,
