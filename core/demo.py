@@ -47,7 +47,7 @@ def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
 
     folder = Path(folder)
     project = Project.open_or_create(folder)
-    if project.get_setting("demo_ready"):
+    if project.get_info("demo"):
         yield Notice(f"reusing the demo project in {folder}")
         return project
     rng = np.random.default_rng(seed)
@@ -64,8 +64,8 @@ def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
         entries = [(study.id, int(f), CLASS_NAMES[int(synth.labels[f])]) for f in labelled]
         project.set_labels(entries, user="demo")
         # the hidden truth of the unlabelled frames, for the GUI tests and tutorials
-        project.set_setting(f"demo_truth:{study.id}", [int(x) for x in synth.labels])
-    project.set_setting("demo_ready", {"seed": seed, "size": size.__dict__})
+        project.update_study_meta(study.id, demo_truth=[int(x) for x in synth.labels])
+    project.set_info("demo", {"seed": seed, "size": size.__dict__})
     return project
 
 

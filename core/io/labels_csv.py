@@ -11,12 +11,13 @@ import os
 from contextlib import suppress
 from pathlib import Path
 
-from core.store import LABEL_VALUES, Project, ProjectError, Study
+from core.store import Project, ProjectError, Study, label_values
 
 __all__ = ["export_labels_csv", "import_labels_csv"]
 
 
-# Spellings accepted on import for the frames task, mapped to the stored value.
+# Spellings accepted on import for the frame-quality task, mapped to the stored value.
+_FRAME_TASKS = ("frame_quality", "frames")  # "frames": its name before schema 2
 _FRAME_ALIASES = {
     "1": "informative",
     "0": "non-informative",
@@ -112,12 +113,14 @@ def _parse_value(text: str, task: str) -> str:
     value = text.strip()
     if not value:
         raise ValueError("the label is empty")
-    if task in LABEL_VALUES:
-        mapped = _FRAME_ALIASES.get(value.lower()) if task == "frames" else None
-        if mapped is None and value in LABEL_VALUES[task]:
+    valid_values = label_values(task)
+    if valid_values is not None:
+        frames = task in _FRAME_TASKS
+        mapped = _FRAME_ALIASES.get(value.lower()) if frames else None
+        if mapped is None and value in valid_values:
             mapped = value
         if mapped is None:
-            valid = " or ".join(LABEL_VALUES[task]) + (" (or 1/0)" if task == "frames" else "")
+            valid = " or ".join(sorted(valid_values)) + (" (or 1/0)" if frames else "")
             raise ValueError(f"unknown label {value!r}; expected {valid}")
         return mapped
     return value
