@@ -1,6 +1,23 @@
 """Readers: every kind of file LayerTune opens, behind one protocol (:mod:`core.io.base`).
 
-``video/`` reads videos and frame folders frame-exactly; ``images.py`` reads image sets
-(``images/`` + ``masks/``); ``importer.py`` adds what a reader scanned to a project;
-``labels_csv.py`` and ``scores_csv.py`` read and write the tables neighbouring tools use.
+``base.py`` holds the shapes (``Reader``, ``StudyInfo``, ``FrameSource``,
+``VolumeSource``); ``registry.py`` the registry (``reader_for(path)``,
+``reader_for_kind(kind)``); ``video/`` reads videos and frame folders frame-exactly
+(``video/reader.py``: their readers); ``images.py`` reads image sets (``images/`` +
+``masks/``); ``importer.py`` adds what a reader scanned to a project; ``labels_csv.py``
+and ``scores_csv.py`` read and write the tables neighbouring tools use.
 """
+
+from core.io.base import FrameSource, Reader, StudyInfo, UnsupportedInputError, VolumeSource
+from core.io.registry import (
+    reader_for,
+    reader_for_kind,
+    readers,
+    register_reader,
+    supported_inputs,
+)
+
+__all__ = [
+    "FrameSource", "Reader", "StudyInfo", "UnsupportedInputError", "VolumeSource",
+    "reader_for", "reader_for_kind", "readers", "register_reader", "supported_inputs",
+]

@@ -1,46 +1,130 @@
 """Studies in a project: import (scan once, store the index) and open for reading.
 
-The import-time scan decodes the whole video once (exact frame count, keyframes, a
-fingerprint per frame). Its result is stored in the project, so opening a study later,
-in any process, does not decode the video again. If the file has changed since, the
-reader notices (fingerprints differ) and says so.
+Import goes through the reader registry (:func:`core.io.registry.reader_for`): the
+reader scans the path once (a video is decoded once: exact frame count, keyframes, a
+fingerprint per frame) and its scan state is stored with the study
+(``project.add_study(..., index=...)``), so opening the study later, in any process,
+does not scan again. If the file has changed since, the reader notices and says so;
+if it has moved or vanished, :func:`open_study` says which study, where it was, and
+what to do.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from pathlib import Path
 
 from core.events import Notice, Progress
-from core.store import Project, Study
+from core.io.base import FrameSource, StudyInfo, quote
+from core.io.registry import reader_for, reader_for_kind
+from core.store import Project, ProjectError, Study
+
+__all__ = ["StudyMissingError", "import_path", "import_study", "open_study"]
+
+DEFAULT_TASK = "frame_quality"
 
 
-def _info_key(study_id: int) -> str:
-    return f"video_info:{study_id}"
+class StudyMissingError(ProjectError, FileNotFoundError):
+    """A study's file or folder is no longer where it was imported from.
+
+    Both a :class:`~core.store.ProjectError` (the CLI reports it as bad input) and a
+    ``FileNotFoundError`` (callers that handle unreadable files handle it too).
+    """
 
 
-def import_study(project: Project, path, *, split: str = "train", task: str = "frames"
+def _scan(path: str | os.PathLike[str]
+          ) -> Generator[Progress | Notice, None, list[StudyInfo]]:
+    reader = reader_for(path)
+    infos = yield from reader.scan(Path(path))
+    if not infos:
+        raise ValueError(f"The {reader.name} reader found no study in {quote(path)}. "
+                         f"Path: {path}")
+    return infos
+
+
+def _add(project: Project, info: StudyInfo, split: str, task: str,
+         subject: str | None) -> Study:
+    return project.add_study(info.path, info.content_hash, info.kind, task, info.n_frames,
+                             info.fps, info.height, info.width, split=split, name=info.name,
+                             subject=subject if subject is not None else info.subject,
+                             meta=dict(info.meta), index=info.index)
+
+
+def import_path(project: Project, path: str | os.PathLike[str], *, split: str = "train",
+                task: str = DEFAULT_TASK, subject: str | None = None
+                ) -> Generator[Progress | Notice, None, list[Study]]:
+    """Scan ``path`` with the reader that takes it and add every study it holds.
+
+    Idempotent by content: a study already in the project (same content hash and task)
+    is returned, with its path updated if it moved.
+
+    Parameters
+    ----------
+    project : Project
+    path : str or PathLike
+        A video, a frame folder, an image set... (:func:`core.io.registry.supported_inputs`).
+    split : str
+        ``"train"`` or ``"test"``, for studies of new subjects.
+    task : str
+        The task the studies are labelled for.
+    subject : str, optional
+        Subject key (e.g. a patient pseudonym) for every study; default: the reader's,
+        else one new subject per study.
+
+    Yields
+    ------
+    Progress, Notice
+        The scan's progress and notices (files left out, truncated videos).
+
+    Returns
+    -------
+    list of Study
+
+    Raises
+    ------
+    UnsupportedInputError
+        No reader takes ``path`` (nothing is added).
+    VideoError
+        The reader cannot read it (nothing is added).
+    """
+    infos = yield from _scan(path)
+    return [_add(project, info, split, task, subject) for info in infos]
+
+
+def import_study(project: Project, path: str | os.PathLike[str], *, split: str = "train",
+                 task: str = DEFAULT_TASK, subject: str | None = None
                  ) -> Generator[Progress | Notice, None, Study]:
-    """Scan a video or frame folder and add it to the project (idempotent by content)."""
-    from core.io.video import content_hash, scan_video
+    """Like :func:`import_path` for a path holding exactly one study; returns it.
 
-    path = Path(path)
-    info = yield from scan_video(path)
-    if getattr(info, "warning", None):
-        yield Notice(info.warning, "warning")
-    study = project.add_study(path, content_hash(path), info.kind, task, info.n_frames,
-                              info.fps, info.height, info.width, split=split)
-    project.set_setting(_info_key(study.id), info.to_json())
-    return study
+    Raises
+    ------
+    ValueError
+        ``path`` holds several studies (nothing is added): use :func:`import_path`.
+    """
+    infos = yield from _scan(path)
+    if len(infos) != 1:
+        raise ValueError(f"{quote(path)} holds {len(infos)} studies; import them all with "
+                         f"import_path (the CLI's import does). Path: {path}")
+    return _add(project, infos[0], split, task, subject)
 
 
-def open_study(project: Project, study: Study, cache_frames: int = 256):
-    """A :class:`core.io.video.FrameSource` for ``study``, from its stored index when valid."""
-    from core.io.video import VideoInfo, open_source
+def open_study(project: Project, study: Study, cache_frames: int = 256) -> FrameSource:
+    """Open ``study`` for reading with its kind's reader, from its stored index.
 
-    text = project.get_setting(_info_key(study.id))
-    if text:
-        info = VideoInfo.from_json(text)
-        if Path(info.path) == Path(study.path) and Path(study.path).exists():
-            return open_source(info, cache_frames)
-    return open_source(study.path, cache_frames)
+    Raises
+    ------
+    StudyMissingError
+        Its file or folder is no longer at the stored path.
+    VideoError
+        It is there but cannot be read, or has changed since it was imported.
+    """
+    path = Path(study.path)
+    if not path.exists():
+        raise StudyMissingError(
+            f"The study \u201c{study.name}\u201d cannot be opened: {quote(path)} is no longer "
+            f"where it was imported from ({path}); it was moved, renamed or deleted. Import "
+            "it again from where it is now: the project recognises its content and keeps "
+            "its labels.")
+    reader = reader_for_kind(study.kind)
+    return reader.open(study, index=project.study_index(study.id), cache_frames=cache_frames)
