@@ -1,18 +1,45 @@
-"""Statistics: ROC, DeLong, bootstrap (pure numpy/scipy)."""
+"""Statistics, pure numpy/scipy: ROC, DeLong, bootstrap.
 
-from core.stats.roc import (  # noqa: F401
+``roc.py``         ROC curve, AUC, TPR at an FPR, :func:`roc_analysis` and its results
+``delong.py``      DeLong variance/covariance of AUCs, the AUC CI, the paired DeLong test
+``bootstrap.py``   item and whole-group (cluster) resampling, percentile intervals
+``accumulate.py``  :class:`RocAccumulator`, batches in, one analysis out
+``_checks.py``     the input checks they share
+"""
+
+from core.stats.accumulate import RocAccumulator
+from core.stats.bootstrap import (
+    bootstrap_counts,
+    group_bootstrap_counts,
+    group_bootstrap_indices,
+    percentile_ci,
+)
+from core.stats.delong import delong_ci, delong_covariance, delong_test, delong_variance
+from core.stats.roc import (
+    DEFAULT_FPRS,
     OperatingPoint,
-    RocAccumulator,
     RocResult,
     auc,
-    delong_ci,
-    delong_covariance,
-    delong_test,
-    delong_variance,
-    read_scores_csv,
     roc_analysis,
     roc_curve,
     tpr_at_fpr,
 )
 
-__all__ = ['OperatingPoint', 'RocAccumulator', 'RocResult', 'auc', 'delong_ci', 'delong_covariance', 'delong_test', 'delong_variance', 'read_scores_csv', 'roc_analysis', 'roc_curve', 'tpr_at_fpr']
+__all__ = [
+    "DEFAULT_FPRS",
+    "OperatingPoint",
+    "RocAccumulator",
+    "RocResult",
+    "auc",
+    "bootstrap_counts",
+    "delong_ci",
+    "delong_covariance",
+    "delong_test",
+    "delong_variance",
+    "group_bootstrap_counts",
+    "group_bootstrap_indices",
+    "percentile_ci",
+    "roc_analysis",
+    "roc_curve",
+    "tpr_at_fpr",
+]
