@@ -1,4 +1,9 @@
-"""The main window: menus, the workspace, the status bar. It only wires parts."""
+"""The main window: one tab per registered workspace, the menus, the status bar.
+
+It only wires parts: the tabs come from :mod:`app.workspaces.registry`; File (import,
+export) and Edit (undo, redo) act on the current tab's workspace, and the shortcut sheet
+shows its keys; each workspace that trains gets its own :class:`TrainingController`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,10 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
 from core.store import Project
 
-from .training_controller import TrainingController
+from .study_import import StudyImportJob
+from .training_controller import TrainingController, ask_import_weights
 from .widgets.help_overlay import HelpOverlayWidget
-from .worker import GeneratorWorker
-from .workspaces.frame_quality import SHORTCUTS, FrameQualityWorkspace
+from .workspaces import Workspace, workspace_classes
 
 
 class MainWindow(QMainWindow):
@@ -25,14 +30,17 @@ class MainWindow(QMainWindow):
         recovered = recover_interrupted_runs(project)
         self.setWindowTitle(f"LayerTune — {project.folder}")
         self.tabs = QTabWidget()
-        self.frames = FrameQualityWorkspace(project)
-        self.tabs.addTab(self.frames, "Frame quality")
+        self.workspaces: dict[str, Workspace] = {}
+        self.controllers: dict[str, TrainingController] = {}
+        self._import_job = None
+        for cls in workspace_classes():
+            self._add_workspace(cls(project))
         self.setCentralWidget(self.tabs)
-        self.controller = TrainingController(self.frames, self)
-        self.controller.message.connect(lambda m: self.statusBar().showMessage(m, 10000))
-        self.help = HelpOverlayWidget(self, SHORTCUTS, title="Keyboard shortcuts")
+        self.help = HelpOverlayWidget(self, [], title="Keyboard shortcuts")
         self.help.hide()
         self._build_menus()
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self._on_tab_changed()
         self.statusBar().showMessage(
             f"Run(s) {', '.join(map(str, recovered))} had been interrupted; their best models "
             "are kept." if recovered else "Press F1 or ? for keyboard shortcuts.")
@@ -44,6 +52,58 @@ class MainWindow(QMainWindow):
             self.resize(1500, 900)
         settings.setValue("recent/project", str(project.folder))
 
+    def _add_workspace(self, ws: Workspace) -> None:
+        self.workspaces[ws.task_name] = ws
+        self.tabs.addTab(ws, ws.title)
+        ws.message.connect(self._show_message)
+        ws.study_import_requested.connect(self.import_study)
+        ws.undo_state_changed.connect(self._update_edit_actions)
+        if ws.training is not None:
+            c = TrainingController(ws, self)
+            c.message.connect(self._show_message)
+            self.controllers[ws.task_name] = c
+
+    # ------------------------------------------------------------------ routing
+    def current_workspace(self) -> Workspace | None:
+        ws = self.tabs.currentWidget()
+        return ws if isinstance(ws, Workspace) else None
+
+    @property
+    def controller(self) -> TrainingController | None:
+        """The training controller of the current tab (None when it does not train)."""
+        ws = self.current_workspace()
+        return None if ws is None else self.controllers.get(ws.task_name)
+
+    def _on_tab_changed(self, _index: int = -1) -> None:
+        ws = self.current_workspace()
+        for name, actions in self._file_actions.items():
+            for a in actions:  # a hidden action's shortcut is off too
+                a.setVisible(ws is not None and name == ws.task_name)
+        self.help.set_shortcuts(ws.shortcuts if ws is not None else [])
+        self._update_edit_actions()
+
+    def _update_edit_actions(self) -> None:
+        ws = self.current_workspace()
+        noun = f" {ws.undo_noun}" if ws is not None and ws.undo_noun else ""
+        self.undo_action.setText(f"&Undo{noun}")
+        self.redo_action.setText(f"&Redo{noun}")
+        self.undo_action.setEnabled(ws is not None and ws.can_undo())
+        self.redo_action.setEnabled(ws is not None and ws.can_redo())
+
+    def _on_current(self, method: str) -> None:
+        ws = self.current_workspace()
+        if ws is not None:
+            getattr(ws, method)()
+            self._update_edit_actions()
+
+    def _cancel_training(self) -> None:
+        if self.controller is not None:
+            self.controller.cancel()
+
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10000)
+
+    # ------------------------------------------------------------------ menus
     def _action(self, menu, text, fn, shortcut=None, tip=None) -> QAction:
         a = QAction(text, self)
         if shortcut:
@@ -60,21 +120,22 @@ class MainWindow(QMainWindow):
         self._action(m, "&Open or create project…", self.open_project, "Ctrl+O",
                      "Switch to another project folder (a new one is created if empty)")
         m.addSeparator()
-        self._action(m, "Import &video or frame folder…", self.import_study, "Ctrl+I",
-                     "Add a colonoscopy video or a folder of frames to the project")
-        self._action(m, "Import pretrained &weights…", self.controller.import_weights_dialog,
+        self._file_actions: dict[str, list[QAction]] = {name: [] for name in self.workspaces}
+        for name, ws in self.workspaces.items():
+            self._file_actions[name] += [self._action(m, *a) for a in ws.import_actions()]
+        self._action(m, "Import pretrained &weights…", self.import_weights,
                      tip="Install torchvision's ImageNet AlexNet file (offline computers)")
-        self._action(m, "Import labels (CSV)…", self.import_labels)
-        self._action(m, "Export labels (CSV)…", self.export_labels)
+        for name, ws in self.workspaces.items():
+            self._file_actions[name] += [self._action(m, *a) for a in ws.export_actions()]
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = self.menuBar().addMenu("&Edit")
-        self.undo_action = self._action(e, "&Undo label", self.frames.undo,
+        self.undo_action = self._action(e, "&Undo", lambda: self._on_current("undo"),
                                         QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action(e, "&Redo label", self.frames.redo,
+        self.redo_action = self._action(e, "&Redo", lambda: self._on_current("redo"),
                                         QKeySequence.StandardKey.Redo)
         t = self.menuBar().addMenu("&Training")
-        self._action(t, "Cancel training", self.controller.cancel, "Esc")
+        self._action(t, "Cancel training", self._cancel_training, "Esc")
         h = self.menuBar().addMenu("&Help")
         self._action(h, "Keyboard shortcuts", self.help.toggle, "F1")
         self._action(h, "Keyboard shortcuts (?)", self.help.toggle, "?")
@@ -82,49 +143,26 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ actions
     def import_study(self, path: str | None = None) -> None:
-        """Scan and add a video/frame folder in the background, with a progress dialog."""
-        from PySide6.QtWidgets import QProgressDialog
-
-        from core.io.importer import import_study
-
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Import video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.mpg *.wmv);;"
-                "All files (*)")
+        """Scan and add a study in the background (asks the current workspace for a path)."""
         if not path:
-            path = QFileDialog.getExistingDirectory(self, "…or a folder of frames")
+            ws = self.current_workspace()
+            path = ws.choose_study_path() if ws is not None else None
         if not path:
             return
-        project = self.project
-        dlg = QProgressDialog(f"Reading {Path(path).name}…", "Cancel", 0, 0, self)
-        dlg.setWindowTitle("Import")
-        dlg.setMinimumDuration(300)
-        worker = GeneratorWorker(lambda: import_study(project, path), name="import")
-        self._import_job = (worker, dlg)
-        worker.yielded.connect(self._on_import_event)
-        worker.returned.connect(self._on_imported)
-        worker.errored.connect(self._on_import_error)
-        worker.finished.connect(dlg.close)
-        dlg.canceled.connect(worker.quit)
-        worker.start()
-
-    def _on_import_event(self, ev) -> None:
-        from core.events import Notice, Progress
-
-        _, dlg = self._import_job
-        if isinstance(ev, Progress):
-            dlg.setMaximum(max(ev.total, 1))
-            dlg.setValue(ev.done)
-        elif isinstance(ev, Notice):
-            QMessageBox.warning(self, "Import", ev.message)
+        job = StudyImportJob(self, self.project, str(path))
+        job.imported.connect(self._on_imported)
+        self._import_job = (job.worker, job)
+        job.start()
 
     def _on_imported(self, study) -> None:
         self.statusBar().showMessage(f"imported {study.name}: {study.n_frames} frames", 8000)
-        self.frames.reload_studies()
+        for ws in self.workspaces.values():
+            ws.reload()
 
-    def _on_import_error(self, payload) -> None:
-        exc, _ = payload
-        QMessageBox.warning(self, "Cannot import", f"{exc}\n\nThe project is unchanged.")
+    def import_weights(self) -> None:
+        dest = ask_import_weights(self)
+        if dest is not None:
+            self._show_message(f"Pretrained weights installed: {dest}")
 
     def open_project(self) -> None:
         from core.store import ProjectError
@@ -143,47 +181,25 @@ class MainWindow(QMainWindow):
         self._next = MainWindow(project)  # the new window owns the new project
         self._next.show()
 
-    def import_labels(self) -> None:
-        from core.io.labels_csv import import_labels_csv
-
-        path, _ = QFileDialog.getOpenFileName(self, "Import labels", "", "CSV (*.csv)")
-        if path:
-            try:
-                n = import_labels_csv(self.project, path)
-            except Exception as exc:  # message names file and line
-                QMessageBox.warning(self, "Labels not imported", str(exc))
-                return
-            self.statusBar().showMessage(f"{n} labels imported", 8000)
-            self.frames.reload_studies()
-            if self.frames.study is not None:
-                self.frames.open_study(self.frames.study.id)
-
-    def export_labels(self) -> None:
-        from core.io.labels_csv import export_labels_csv
-
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV (*.csv)")
-        if path:
-            n = export_labels_csv(self.project, path)
-            self.statusBar().showMessage(f"{n} labels written to {path}", 8000)
-
     def about(self) -> None:
         QMessageBox.about(self, "About LayerTune",
                           "LayerTune: label medical images and fine-tune AlexNet at a chosen "
                           "depth, live.\nMethod: Tajbakhsh et al., IEEE TMI 35(5), 2016.")
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self.controller.is_running():
+        if any(c.is_running() for c in self.controllers.values()):
             self.statusBar().showMessage("Stopping training…")
-        job = getattr(self, "_import_job", None)
-        if job is not None:
-            job[0].quit()
-            job[0].wait(10000)
-        if not self.controller.shutdown(10000):
+        if self._import_job is not None:
+            self._import_job[0].quit()
+            self._import_job[0].wait(10000)
+        stopped = [c.shutdown(10000) for c in self.controllers.values()]
+        if not all(stopped):
             QMessageBox.warning(self, "Still stopping", "Training is still stopping; try again.")
             event.ignore()
             return
         QSettings().setValue("main_window/geometry", self.saveGeometry())
-        self.frames.close_source()
+        for ws in self.workspaces.values():
+            ws.close_sources()
         self.project.close()  # everything was committed as it was entered
         event.accept()
 
@@ -196,4 +212,3 @@ class MainWindow(QMainWindow):
 def open_project_dialog(parent=None) -> Path | None:
     d = QFileDialog.getExistingDirectory(parent, "Open or create a LayerTune project")
     return Path(d) if d else None
-

@@ -1,6 +1,13 @@
-"""Wires the training panel, the workspace and a GeneratorWorker running core jobs."""
+"""Wires a workspace's training panel to a GeneratorWorker running core jobs.
+
+The controller knows no task: it takes the task's name, options and preview study from
+the workspace (:class:`app.workspaces.base.Workspace`) and hands predictions and
+evaluation results back to it.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
@@ -12,8 +19,30 @@ from core.train.weights import WeightsError, WeightsMissingError, import_weights
 from .worker import GeneratorWorker
 
 
+def ask_import_weights(parent: QWidget | None) -> Path | None:
+    """Ask for torchvision's ImageNet AlexNet file and install it; where, or None."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Import ImageNet AlexNet weights", "",
+                                          "PyTorch weights (*.pth *.pt)")
+    if not path:
+        return None
+    try:
+        return import_weights(path)
+    except WeightsError as exc:
+        QMessageBox.warning(parent, "Not usable", str(exc))
+        return None
+
+
 class TrainingController(QObject):
-    """Starts/cancels training and evaluation jobs for one workspace."""
+    """Starts/cancels training and evaluation jobs for one workspace.
+
+    Parameters
+    ----------
+    workspace : app.workspaces.base.Workspace
+        Must have a ``training`` panel; its ``task_name``, ``task_options()`` and
+        ``preview_study_id()`` define each job.
+    parent_widget : QWidget
+        Parent of the dialogs.
+    """
 
     run_finished = Signal(int)  # run id
     message = Signal(str)
@@ -31,7 +60,8 @@ class TrainingController(QObject):
         self.panel.train_requested.connect(self.start_training)
         self.panel.cancel_requested.connect(self.cancel)
         self.panel.evaluate_requested.connect(self.evaluate)
-        finished = [r for r in workspace.project.runs() if r.best_snapshot]
+        finished = [r for r in workspace.project.runs()
+                    if r.best_snapshot and workspace.owns_task(r.task)]
         if finished:
             self.last_run_id = finished[-1].id
             self.panel.evaluate_button.setEnabled(True)
@@ -64,41 +94,34 @@ class TrainingController(QObject):
             return None
 
     def import_weights_dialog(self) -> bool:
-        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "Import ImageNet AlexNet "
-                                              "weights", "", "PyTorch weights (*.pth *.pt)")
-        if not path:
-            return False
-        try:
-            dest = import_weights(path)
-        except WeightsError as exc:
-            QMessageBox.warning(self.parent_widget, "Not usable", str(exc))
-            return False
-        self.message.emit(f"Pretrained weights installed: {dest}")
-        return True
+        dest = ask_import_weights(self.parent_widget)
+        if dest is not None:
+            self.message.emit(f"Pretrained weights installed: {dest}")
+        return dest is not None
 
     # ------------------------------------------------------------------ jobs
     def is_running(self) -> bool:
         return self.worker is not None and self.worker.is_running()
 
-    def start_training(self, config, task_options: dict) -> None:
+    def start_training(self, config) -> None:
         if self.is_running():
             return
         config = self._weights_or_ask(config)
         if config is None:
             return
         ws = self.workspace
-        self._preview_study = ws.study.id if ws.study else None
-        project = ws.project
+        project, task, options = ws.project, ws.task_name, ws.task_options()
+        preview = self._preview_study = ws.preview_study_id()
         self.run_id = None
         self.panel.set_running(True)
-        self._start(lambda: train_run(project, config, task_options=task_options,
-                                      preview_study=self._preview_study), "train")
+        self._start(lambda: train_run(project, config, task=task, task_options=options,
+                                      preview_study=preview), "train")
 
     def evaluate(self) -> None:
         if self.is_running() or self.last_run_id is None:
             return
         project, run_id = self.workspace.project, self.last_run_id
-        opts = self.panel.task_options()
+        opts = self.workspace.task_options()
         self.panel.set_running(True)
         self.panel.progress.setFormat("evaluating…")
         self._start(lambda: evaluate_run(project, run_id, task_options=opts), "evaluate")
@@ -140,10 +163,10 @@ class TrainingController(QObject):
             self.message.emit(f"run {ev.run_id} started at depth {ev.depth} (weights: "
                               f"{ev.weights})")
             return
-        if isinstance(ev, Scored) and ev.name == "strip":
+        if isinstance(ev, Scored) and ev.name not in ("val", "test"):  # the preview study
             ws = self.workspace
-            if ws.study is not None and ws.study.id == self._preview_study:
-                ws.set_scores(ev.items, ev.probs)
+            if self._preview_study is not None and ws.preview_study_id() == self._preview_study:
+                ws.show_prediction(ev)
         self.panel.show_event(ev)
 
     def _on_aborted(self) -> None:
@@ -159,12 +182,7 @@ class TrainingController(QObject):
             self.run_finished.emit(value.run_id)
         else:
             self.panel.finish("evaluation finished")
-            self.panel.show_roc(value)
-            ops = ", ".join(f"{op.tpr:.2f} at {op.fpr:.0%} FPR" for op in value.operating_points)
-            self.panel.result.setText(
-                f"<b>Test AUC {value.auc:.3f}</b> (95% CI {value.auc_ci[0]:.3f}–"
-                f"{value.auc_ci[1]:.3f}, DeLong) on {value.n_pos + value.n_neg} frames<br>"
-                f"sensitivity: {ops}")
+            self.workspace.show_result(value)
 
     def _on_error(self, payload) -> None:
         exc, tb = payload

@@ -1,7 +1,9 @@
 """The training panel: depth drawing, Table II values, device, start/cancel, live curves.
 
 A view only: it turns the user's choices into a :class:`core.train.engine.TrainConfig`
-(``train_requested``) and draws the events a worker forwards (``show_event``).
+(``train_requested``) and draws the events a worker forwards (``show_event``). It knows no
+task: the workspace that embeds it turns its per-item patch count (``crops``) into the
+task's options (:meth:`app.workspaces.base.Workspace.task_options`).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _fmt_eta(s: float) -> str:
 class TrainingPanelWidget(QWidget):
     """Depth selector + run options + Train/Cancel + progress/ETA + live curves."""
 
-    train_requested = Signal(object, dict)  # TrainConfig, task options
+    train_requested = Signal(object)  # TrainConfig
     cancel_requested = Signal()
     evaluate_requested = Signal()
 
@@ -137,15 +139,9 @@ class TrainingPanelWidget(QWidget):
             self.depth_stack.schedule(), self.depth_stack.init(), epochs=self.epochs.value(),
             patience=self.patience.value(), device=self.device.currentData())
 
-    def task_options(self) -> dict:
-        from core.tasks.frame_quality import FrameTaskConfig
-
-        n = self.crops.value()
-        return {"config": FrameTaskConfig(crops_per_frame=n, test_crops=max(n, 8))}
-
     def _on_train(self) -> None:
         if not self._running:
-            self.train_requested.emit(self.config(), self.task_options())
+            self.train_requested.emit(self.config())
 
     # ------------------------------------------------------------------ state
     def set_running(self, running: bool) -> None:

@@ -1,1 +1,13 @@
-"""One workspace per task."""
+"""One workspace per task, behind one protocol (:mod:`app.workspaces.base`).
+
+Importing the package registers the built-in workspaces, in tab order.
+"""
+
+from __future__ import annotations
+
+from . import frame_quality  # noqa: F401  (registers the first tab)
+from .base import MenuAction, Workspace
+from .registry import WORKSPACES, register_workspace, unregister_workspace, workspace_classes
+
+__all__ = ["WORKSPACES", "MenuAction", "Workspace", "register_workspace",
+           "unregister_workspace", "workspace_classes"]

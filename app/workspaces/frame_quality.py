@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -26,12 +24,16 @@ from PySide6.QtWidgets import (
 )
 
 from core.store.history import LabelHistory
-from core.tasks.frame_quality import CLASS_NAMES
+from core.tasks.frame_quality import CLASS_NAMES, FrameTaskConfig
 
 from ..widgets.disagreement_list import DisagreementListWidget
 from ..widgets.frame_viewer import FrameViewerWidget
 from ..widgets.probability_strip import ProbabilityStripWidget
+from ..widgets.study_list import StudyListWidget
 from ..widgets.training_panel import TrainingPanelWidget
+from .base import MenuAction, Workspace
+from .label_files import export_labels_dialog, import_labels_dialog
+from .registry import register_workspace
 
 INFORMATIVE, NON_INFORMATIVE = CLASS_NAMES[1], CLASS_NAMES[0]
 
@@ -52,15 +54,21 @@ SHORTCUTS: list[tuple[str, str]] = [
 ]
 
 
-class FrameQualityWorkspace(QWidget):
+@register_workspace
+class FrameQualityWorkspace(Workspace):
     """Labelling + training for informative / non-informative frames."""
+
+    task_name = "frame_quality"
+    title = "Frame quality"
+    shortcuts = SHORTCUTS
+    task_aliases = ("frames",)  # the name schema-1 projects store
+    undo_noun = "label"
 
     labels_changed = Signal(int, int)  # study id, frame
     frame_changed = Signal(int)
 
     def __init__(self, project, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.project = project
+        super().__init__(project, parent)
         self.history = LabelHistory(project)
         self.source = None
         self.study = None
@@ -70,12 +78,11 @@ class FrameQualityWorkspace(QWidget):
         self._pending_frame: int | None = None
 
         # left: studies
-        self.study_list = QListWidget()
+        self.study_list = StudyListWidget()
         self.study_list.setToolTip("Videos in this project (train / test split in brackets)")
         self.study_list.currentRowChanged.connect(self._on_study_row)
         self.study_list.setMaximumWidth(240)
-        self.study_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.study_list.customContextMenuRequested.connect(self._study_menu)
+        self.study_list.split_requested.connect(self.set_split)
 
         # centre: viewer + scrubber + strip + label buttons
         self.viewer = FrameViewerWidget()
@@ -147,12 +154,7 @@ class FrameQualityWorkspace(QWidget):
 
     # ------------------------------------------------------------------ shortcuts
     def _install_shortcuts(self) -> None:
-        def sc(keys, fn):
-            s = QShortcut(QKeySequence(keys), self)
-            s.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            s.activated.connect(fn)
-            return s
-
+        sc = self.add_shortcut
         sc("I", lambda: self.set_label(INFORMATIVE))
         sc("N", lambda: self.set_label(NON_INFORMATIVE))
         sc("Backspace", lambda: self.set_label(None))
@@ -175,36 +177,17 @@ class FrameQualityWorkspace(QWidget):
 
     def reload_studies(self) -> None:
         keep = self.study.id if self.study else None
-        self.study_list.blockSignals(True)
-        self.study_list.clear()
-        row = 0
-        for i, s in enumerate(self.project.studies("frames")):
-            n_lab = len(self.project.labels(s.id))
-            item = QListWidgetItem(f"{s.name}  [{s.split}]\n{s.n_frames} frames · "
-                                   f"{n_lab} labelled")
-            item.setData(Qt.ItemDataRole.UserRole, s.id)
-            self.study_list.addItem(item)
-            if s.id == keep:
-                row = i
-        self.study_list.blockSignals(False)
-        if self.study_list.count():
+        rows = [(s.id, f"{s.name}  [{s.split}]\n{s.n_frames} frames · "
+                 f"{len(self.project.labels(s.id))} labelled", s.split)
+                for s in self.project.studies() if self.owns_task(s.task)]
+        row = self.study_list.set_studies(rows, keep)
+        if row is not None:
             self.study_list.setCurrentRow(row)
             if keep is None or self.study is None:
                 self._on_study_row(row)
 
-    def _study_menu(self, pos) -> None:
-        from PySide6.QtWidgets import QMenu
-
-        item = self.study_list.itemAt(pos)
-        if item is None:
-            return
-        sid = item.data(Qt.ItemDataRole.UserRole)
-        study = self.project.study(sid)
-        other = "test" if study.split == "train" else "train"
-        menu = QMenu(self)
-        act = menu.addAction(f"Use for {'testing' if other == 'test' else 'training'}")
-        act.triggered.connect(lambda: self.set_split(sid, other))
-        menu.exec(self.study_list.mapToGlobal(pos))
+    def reload(self) -> None:
+        self.reload_studies()
 
     def set_split(self, study_id: int, split: str) -> None:
         """Move a video between the training and the test set (video-level split)."""
@@ -216,8 +199,7 @@ class FrameQualityWorkspace(QWidget):
     def _on_study_row(self, row: int) -> None:
         if row < 0:
             return
-        sid = self.study_list.item(row).data(Qt.ItemDataRole.UserRole)
-        self.open_study(sid)
+        self.open_study(self.study_list.study_id(row))
 
     def open_study(self, study_id: int) -> None:
         from core.io.importer import open_study
@@ -310,6 +292,7 @@ class FrameQualityWorkspace(QWidget):
             self.history.clear(self.study.id, self.frame)
         else:
             self.history.set(self.study.id, self.frame, value)
+        self.undo_state_changed.emit()
         self._apply_label(self.study.id, self.frame)
         if value is not None and self.advance.isChecked() and self.frame < self.n_frames - 1:
             self.step(1)
@@ -328,16 +311,21 @@ class FrameQualityWorkspace(QWidget):
         self.labels_changed.emit(study_id, frame)
 
     def undo(self) -> None:
-        where = self.history.undo()
-        if where:
-            self._after_history(where)
+        self._after_history(self.history.undo())
 
     def redo(self) -> None:
-        where = self.history.redo()
-        if where:
-            self._after_history(where)
+        self._after_history(self.history.redo())
 
-    def _after_history(self, where: tuple[int, int]) -> None:
+    def can_undo(self) -> bool:
+        return self.history.can_undo
+
+    def can_redo(self) -> bool:
+        return self.history.can_redo
+
+    def _after_history(self, where: tuple[int, int] | None) -> None:
+        if not where:
+            return
+        self.undo_state_changed.emit()
         study_id, frame = where
         if self.study is None or study_id != self.study.id:
             self.open_study(study_id)
@@ -363,7 +351,62 @@ class FrameQualityWorkspace(QWidget):
         rows = [(f, v, lookup[f]) for f, v in sorted(self._labels.items()) if f in lookup]
         self.disagreements.set_items(rows)
 
-    def close_source(self) -> None:
+    def close_sources(self) -> None:
         if self.source is not None:
             self.source.close()
             self.source = None
+
+    # ------------------------------------------------------------------ protocol
+    def task_options(self) -> dict:
+        n = self.training.crops.value()
+        return {"config": FrameTaskConfig(crops_per_frame=n, test_crops=max(n, 8))}
+
+    def preview_study_id(self) -> int | None:
+        return self.study.id if self.study is not None else None
+
+    def show_prediction(self, prediction) -> None:
+        """Draw a :class:`core.events.Scored` of the open video on the probability strip.
+
+        The strip shows the probability of the positive class (informative).
+        """
+        self.set_scores(prediction.items, prediction.positive_probs)
+
+    def result_view(self) -> QWidget:
+        return self.training.roc
+
+    def result_summary(self, result) -> str:
+        ops = ", ".join(f"{op.tpr:.2f} at {op.fpr:.0%} FPR" for op in result.operating_points)
+        return (f"<b>Test AUC {result.auc:.3f}</b> (95% CI {result.auc_ci[0]:.3f}–"
+                f"{result.auc_ci[1]:.3f}, DeLong) on {result.n_pos + result.n_neg} frames<br>"
+                f"sensitivity: {ops}")
+
+    # ------------------------------------------------------------------ files
+    def import_actions(self) -> list[MenuAction]:
+        return [MenuAction("Import &video or frame folder…", self.request_study_import,
+                           "Ctrl+I", "Add a colonoscopy video or a folder of frames to the "
+                           "project"),
+                MenuAction("Import labels (CSV)…", self.import_labels)]
+
+    def export_actions(self) -> list[MenuAction]:
+        return [MenuAction("Export labels (CSV)…", self.export_labels)]
+
+    def choose_study_path(self) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.mpg *.wmv);;"
+            "All files (*)")
+        if not path:
+            path = QFileDialog.getExistingDirectory(self, "…or a folder of frames")
+        return path or None
+
+    def import_labels(self) -> None:
+        n = import_labels_dialog(self, self.project)
+        if n is not None:
+            self.message.emit(f"{n} labels imported")
+            self.reload_studies()
+            if self.study is not None:
+                self.open_study(self.study.id)
+
+    def export_labels(self) -> None:
+        done = export_labels_dialog(self, self.project)
+        if done:
+            self.message.emit(done)

@@ -57,8 +57,8 @@ def test_demo_opens_the_window_where_there_is_a_display(qtbot, tmp_path, monkeyp
         win = next(w for w in app.topLevelWidgets() if w.isVisible()
                    and w.windowTitle().startswith("LayerTune"))
         seen["title"] = win.windowTitle()
-        seen["studies"] = win.frames.study_list.count()
-        seen["frame"] = win.frames.viewer.image.image is not None
+        seen["studies"] = win.workspaces["frame_quality"].study_list.count()
+        seen["frame"] = win.workspaces["frame_quality"].viewer.image.image is not None
         win.close()
         return 0
 

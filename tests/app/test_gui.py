@@ -28,7 +28,7 @@ def window(qtbot, demo_folder, tmp_path, monkeypatch):
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
-    win.frames.setFocus()
+    win.workspaces["frame_quality"].setFocus()
     yield win
     win.controller.shutdown(10000)
     win.close()
@@ -40,7 +40,7 @@ def _first_unlabelled(ws):
 
 
 def test_label_with_keys_undo_redo(qtbot, window):
-    ws = window.frames
+    ws = window.workspaces["frame_quality"]
     project = window.project
     f = _first_unlabelled(ws)
     ws.show_frame(f)
@@ -64,7 +64,7 @@ def test_label_with_keys_undo_redo(qtbot, window):
 
 
 def test_navigation_keys(qtbot, window):
-    ws = window.frames
+    ws = window.workspaces["frame_quality"]
     ws.show_frame(0)
     qtbot.keyClick(ws, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
     assert ws.frame == 10
@@ -77,7 +77,7 @@ def test_navigation_keys(qtbot, window):
 
 
 def _start_scratch(window, epochs):
-    panel = window.frames.training
+    panel = window.workspaces["frame_quality"].training
     panel.depth_stack.set_depth("scratch")
     panel.epochs.setValue(epochs)
     panel.crops.setValue(2)
@@ -91,7 +91,7 @@ def test_train_to_the_end_updates_strip_and_disagreements(qtbot, window):
     assert panel.is_running() and not panel.depth_stack.isEnabled()
     qtbot.waitUntil(lambda: not window.controller.is_running() and not panel.is_running(),
                     timeout=180_000)
-    ws = window.frames
+    ws = window.workspaces["frame_quality"]
     assert "finished run" in panel.status.text()
     assert panel.curves.n_batches() > 0 and panel.curves.n_validations() >= 1
     scored = [f for f in range(ws.n_frames) if ws.strip.probability_at(f) is not None]
@@ -116,7 +116,7 @@ def test_train_to_the_end_updates_strip_and_disagreements(qtbot, window):
 
 
 def test_cancel_stops_within_a_second_and_labels_stay(qtbot, window):
-    ws = window.frames
+    ws = window.workspaces["frame_quality"]
     panel = _start_scratch(window, epochs=50)
     qtbot.waitUntil(lambda: panel.curves.n_batches() > 0, timeout=120_000)
     # keep labelling while training runs
@@ -146,8 +146,9 @@ def test_import_bad_file_says_so_and_project_stays_usable(qtbot, window, tmp_pat
     qtbot.waitUntil(lambda: not window._import_job[0].is_running(), timeout=10_000)
     assert "broken.mp4" in shown[0]
     assert len(window.project.studies()) == n_before
-    window.frames.show_frame(3)  # still works
-    assert window.frames.frame == 3
+    ws = window.workspaces["frame_quality"]
+    ws.show_frame(3)  # still works
+    assert ws.frame == 3
 
 
 def test_import_good_video_adds_study(qtbot, window, tmp_path):
@@ -156,9 +157,10 @@ def test_import_good_video_adds_study(qtbot, window, tmp_path):
     from core.synth import make_video
 
     synth = drain(make_video(tmp_path / "extra.mp4", 12, np.random.default_rng(5)))
-    n_before = window.frames.study_list.count()
+    ws = window.workspaces["frame_quality"]
+    n_before = ws.study_list.count()
     window.import_study(synth.path)
-    qtbot.waitUntil(lambda: window.frames.study_list.count() == n_before + 1, timeout=60_000)
+    qtbot.waitUntil(lambda: ws.study_list.count() == n_before + 1, timeout=60_000)
     qtbot.waitUntil(lambda: not window._import_job[0].is_running(), timeout=10_000)
 
 
@@ -174,7 +176,7 @@ def test_missing_weights_offers_scratch_instead_of_silent_random(qtbot, window, 
         return 0
 
     monkeypatch.setattr(QMessageBox, "exec", fake_exec)
-    panel = window.frames.training
+    panel = window.workspaces["frame_quality"].training
     panel.depth_stack.set_depth("fc7")
     panel.epochs.setValue(1)
     panel.crops.setValue(1)
@@ -188,7 +190,7 @@ def test_missing_weights_offers_scratch_instead_of_silent_random(qtbot, window, 
 
 
 def test_move_video_between_train_and_test(qtbot, window):
-    ws = window.frames
+    ws = window.workspaces["frame_quality"]
     sid = ws.study.id
     before = window.project.study(sid).split
     other = "test" if before == "train" else "train"

@@ -1,0 +1,167 @@
+"""The workspace protocol: what the main window and the training controller know of a task.
+
+A workspace is one tab of the main window, the GUI of one task (frame quality today;
+polyps, emboli and CIMT later). The main window builds its tabs from the registry in
+:mod:`app.workspaces.registry` and routes the File and Edit menus and the shortcut sheet
+to the current tab; :class:`app.training_controller.TrainingController` takes the task's
+name, options and preview study from here. Neither imports a task's classes.
+
+A new workspace subclasses :class:`Workspace`, sets the class attributes, overrides the
+methods it needs (every one has a harmless default) and is registered with
+:func:`app.workspaces.registry.register_workspace`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+if TYPE_CHECKING:
+    from ..widgets.training_panel import TrainingPanelWidget
+
+
+class MenuAction(NamedTuple):
+    """One File-menu entry a workspace offers while it is the current tab."""
+
+    text: str
+    slot: Callable[[], object]
+    shortcut: str | None = None
+    tip: str | None = None
+
+
+class Workspace(QWidget):
+    """Base of every task's workspace (one tab of the main window).
+
+    Class attributes
+    ----------------
+    task_name : str
+        The core task it labels and trains (:func:`core.tasks.get_task` name), and its
+        key in the registry, e.g. ``"frame_quality"``.
+    title : str
+        The tab's title, e.g. ``"Frame quality"``.
+    shortcuts : list of (str, str)
+        Rows of the keyboard-shortcut sheet while this tab is current: (keys, what).
+    task_aliases : tuple of str
+        Older names of the task that studies and runs may still carry.
+    undo_noun : str
+        What Edit > Undo undoes here ("label" gives "Undo label").
+
+    Signals
+    -------
+    message(str)
+        A line for the status bar.
+    undo_state_changed()
+        :meth:`can_undo` / :meth:`can_redo` may have changed.
+    study_import_requested(str)
+        Import this path as a new study (the main window runs the import in the
+        background and then calls :meth:`reload` on every workspace).
+    """
+
+    task_name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    shortcuts: ClassVar[list[tuple[str, str]]] = []
+    task_aliases: ClassVar[tuple[str, ...]] = ()
+    undo_noun: ClassVar[str] = ""
+
+    message = Signal(str)
+    undo_state_changed = Signal()
+    study_import_requested = Signal(str)
+
+    def __init__(self, project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        # The shared training panel this workspace embeds, or None when it trains nothing
+        # (the main window gives a workspace with a panel its own TrainingController).
+        self.training: TrainingPanelWidget | None = None
+
+    def add_shortcut(self, keys: str, slot: Callable[[], object]) -> QShortcut:
+        """A key that works while focus is anywhere inside this workspace."""
+        sc = QShortcut(QKeySequence(keys), self)
+        sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        sc.activated.connect(slot)
+        return sc
+
+    def owns_task(self, name: str) -> bool:
+        """Whether a study's or run's ``task`` column names this workspace's task."""
+        return name == self.task_name or name in self.task_aliases
+
+    # ------------------------------------------------------------------ edit
+    def undo(self) -> None:
+        """Undo the newest edit (Edit > Undo while this tab is current)."""
+
+    def redo(self) -> None:
+        """Redo the newest undone edit."""
+
+    def can_undo(self) -> bool:
+        return False
+
+    def can_redo(self) -> bool:
+        return False
+
+    # ------------------------------------------------------------------ files
+    def import_actions(self) -> list[MenuAction]:
+        """File-menu import entries shown while this tab is current."""
+        return []
+
+    def export_actions(self) -> list[MenuAction]:
+        """File-menu export entries shown while this tab is current."""
+        return []
+
+    def choose_study_path(self) -> str | None:
+        """Ask the user for a study to import; None when they cancel."""
+        path, _ = QFileDialog.getOpenFileName(self, "Import study", "", "All files (*)")
+        if not path:
+            path = QFileDialog.getExistingDirectory(self, "…or a folder")
+        return path or None
+
+    def request_study_import(self) -> None:
+        """Ask for a path and hand it to the main window's background import."""
+        path = self.choose_study_path()
+        if path:
+            self.study_import_requested.emit(path)
+
+    # ------------------------------------------------------------------ training
+    def task_options(self) -> dict:
+        """Keyword options of the core task for ``train_run`` / ``evaluate_run``."""
+        return {}
+
+    def preview_study_id(self) -> int | None:
+        """The study a training job scores with every new best model (shown live)."""
+        return None
+
+    def show_prediction(self, prediction) -> None:
+        """Draw the model's output on the open study.
+
+        ``prediction`` is a :class:`core.events.Scored` (item ids and their class
+        probabilities, (M,) or (M, C)) or a task's overlay; it is given only while the
+        study :meth:`preview_study_id` named when training started is still open.
+        """
+
+    def result_view(self) -> QWidget | None:
+        """The widget that draws an evaluation result (ROC, FROC, box plots), if any."""
+        return None
+
+    def result_summary(self, result) -> str:
+        """One rich-text paragraph summing up an evaluation result."""
+        return ""
+
+    def show_result(self, result) -> None:
+        """Draw an evaluation result in :meth:`result_view` and the panel's summary."""
+        view = self.result_view()
+        if view is not None and hasattr(view, "set_result"):
+            view.set_result(result)
+        if self.training is not None:
+            if view is not None and self.training.plots.indexOf(view) >= 0:
+                self.training.plots.setCurrentWidget(view)
+            self.training.result.setText(self.result_summary(result))
+
+    # ------------------------------------------------------------------ life cycle
+    def reload(self) -> None:
+        """Re-read the project (studies were added, labels imported)."""
+
+    def close_sources(self) -> None:
+        """Close open files (the window is closing)."""
