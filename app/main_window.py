@@ -41,9 +41,14 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._on_tab_changed()
-        self.statusBar().showMessage(
-            f"Run(s) {', '.join(map(str, recovered))} had been interrupted; their best models "
-            "are kept." if recovered else "Press F1 or ? for keyboard shortcuts.")
+        notes = []
+        if project.migrated_from is not None:
+            notes.append(f"This project was upgraded from schema {project.migrated_from}; the "
+                         f"old database is kept as {project.backup_path.name}.")
+        if recovered:
+            notes.append(f"Run(s) {', '.join(map(str, recovered))} had been interrupted; their "
+                         "best models are kept.")
+        self.statusBar().showMessage(" ".join(notes) or "Press F1 or ? for keyboard shortcuts.")
         settings = QSettings()
         geo = settings.value("main_window/geometry")
         if geo is not None:

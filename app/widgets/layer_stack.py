@@ -48,6 +48,7 @@ LAYER_INFO: dict[str, tuple[str, str]] = {
     ),
 }
 
+
 def fmt_rate(x: float) -> str:
     return f"{x:g}"
 

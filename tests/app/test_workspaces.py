@@ -211,3 +211,25 @@ def test_window_and_controller_import_no_task_module():
         names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         assert not [m for m in names if "frame_quality" in m or "core.tasks" in m], rel
+
+
+def test_window_says_when_it_upgraded_a_first_release_project(qtbot, tmp_path):
+    import sqlite3
+
+    from app.main_window import MainWindow
+    from core.store import DB_NAME, Project, schema
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    con = sqlite3.connect(folder / DB_NAME)
+    for stmt in schema.statements(schema.SCHEMA_1_SQL):
+        con.execute(stmt)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.commit()
+    con.close()
+    project = Project.open(folder)
+    win = MainWindow(project)
+    qtbot.addWidget(win)
+    text = win.statusBar().currentMessage()
+    assert "upgraded from schema 1" in text and ".bak" in text
+    win.close()
