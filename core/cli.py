@@ -129,16 +129,19 @@ def cmd_schedule(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from core.io.importer import import_study
+    from core.io import reader_for
+    from core.io.importer import import_path
     from core.store import Project
 
+    for p in args.paths:  # refuse a path no reader takes before creating the project
+        reader_for(p)
     with Project.open_or_create(args.project) as project:
         added = []
         printer = ProgressPrinter(quiet=args.quiet)
         for p in args.paths:
-            st = drive(import_study(project, p, split=args.split), printer)
-            added.append({"id": st.id, "name": st.name, "frames": st.n_frames,
-                          "split": st.split, "path": st.path})
+            for st in drive(import_path(project, p, split=args.split), printer):
+                added.append({"id": st.id, "name": st.name, "frames": st.n_frames,
+                              "split": st.split, "path": st.path, "kind": st.kind})
     _out(args, {"studies": added},
          "\n".join(f"study {a['id']} {a['name']}: {a['frames']} frames ({a['split']})"
                    for a in added))
@@ -160,10 +163,12 @@ def cmd_labels(args) -> int:
     return EXIT_OK
 
 
-def _task_options(args):
-    from core.tasks.frame_quality import FrameTaskConfig
-
-    return {"config": FrameTaskConfig(crops_per_frame=args.crops, test_crops=args.test_crops)}
+def _task_options(args) -> dict | None:
+    """The task options given on the command line; None when none was (a run's recorded
+    options, or the task's defaults, apply)."""
+    opts = {k: v for k, v in (("crops_per_frame", args.crops), ("test_crops", args.test_crops))
+            if v is not None}
+    return opts or None
 
 
 def cmd_train(args) -> int:
@@ -180,10 +185,11 @@ def cmd_train(args) -> int:
                         ProgressPrinter(quiet=args.quiet))
         run = project.run(outcome.run_id)
     r = outcome.result
-    payload = {"run": run.id, "status": run.status, "depth": run.depth,
+    payload = {"run": run.id, "task": run.task, "status": run.status, "depth": run.depth,
                "best_val_auc": r.best_auc, "best_epoch": r.best_epoch + 1,
                "epochs_run": r.epochs_run, "iterations": r.iterations, "stopped": r.stopped,
                "snapshot": run.best_snapshot, "device": r.device, "precision": r.precision,
+               "seed": run.seed, "task_options": run.task_options, "split": run.split,
                "history": r.history}
     _out(args, payload, f"run {run.id} ({run.depth}): best validation AUC {r.best_auc:.4f} "
                         f"at epoch {r.best_epoch + 1}; model {run.best_snapshot}")
@@ -205,13 +211,15 @@ def cmd_evaluate(args) -> int:
 
     with Project.open(args.project) as project:
         res = drive(evaluate_run(project, args.run, task_options=_task_options(args),
-                                 device=args.device), ProgressPrinter(quiet=args.quiet))
+                                 device=None if args.device == "auto" else args.device),
+                    ProgressPrinter(quiet=args.quiet))
     _out(args, {"run": args.run, **res.to_dict()}, _roc_text(res))
     return EXIT_OK
 
 
 def cmd_stats(args) -> int:
-    from core.stats import read_scores_csv, roc_analysis
+    from core.io.scores_csv import read_scores_csv
+    from core.stats import roc_analysis
 
     scores, labels = read_scores_csv(args.scores)
     res = roc_analysis(scores, labels)
@@ -272,6 +280,7 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.tasks import task_names
     from core.train.model import DEPTHS, INITS
 
     p = argparse.ArgumentParser(prog="layertune", description="Fine-tune AlexNet on expert "
@@ -284,8 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
     def training_opts(sp):
-        sp.add_argument("--crops", type=int, default=200, help="training crops per frame")
-        sp.add_argument("--test-crops", type=int, default=200, help="test crops per frame")
+        sp.add_argument("--crops", type=int, help="training crops per frame (default 200; "
+                        "evaluate: the run's)")
+        sp.add_argument("--test-crops", type=int, help="test crops per frame (default 200; "
+                        "evaluate: the run's)")
         sp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
     sp = sub.add_parser("schedule", help="Table II learning rates of a depth")
@@ -293,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_schedule)
 
-    sp = sub.add_parser("import", help="add videos or frame folders to a project")
+    sp = sub.add_parser("import", help="add videos, frame folders or image sets to a project")
     sp.add_argument("--project", required=True)
     sp.add_argument("--split", choices=("train", "test"), default="train")
     sp.add_argument("paths", nargs="+")
@@ -309,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("train", help="train one run at a depth")
     sp.add_argument("--project", required=True)
-    sp.add_argument("--task", choices=("frames",), default="frames")
+    sp.add_argument("--task", choices=(*task_names(), "frames"), default="frame_quality",
+                    help="the task (frames: the first release's name of frame_quality)")
     sp.add_argument("--depth", choices=DEPTHS, required=True)
     sp.add_argument("--init", choices=INITS, default="gaussian")
     sp.add_argument("--epochs", type=int, default=30)
@@ -364,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from core.io.base import UnsupportedInputError
     from core.store import ProjectError
     from core.train.weights import WeightsError
 
@@ -379,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_WEIGHTS
-    except (ProjectError, ValueError, FileNotFoundError, OSError) as exc:
+    except (ProjectError, UnsupportedInputError, ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:

@@ -78,24 +78,46 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class SnapshotSaved:
+    """A new best model was written to ``path``.
+
+    ``val_items`` (K,) int64 and ``val_probs`` (K, C) float64 are the validation items
+    (dataset item ids) and their class probabilities under this model.
+    """
+
     path: str
     epoch: int
     iteration: int
     val_auc: float
+    val_items: object = None
+    val_probs: object = None
 
 
 @dataclass(frozen=True)
 class Scored:
-    """Scores of a preview set from the newest best snapshot.
+    """Class probabilities of a set's items under the newest best snapshot.
 
-    ``items`` are the set's item ids (e.g. frame numbers), ``probs`` the positive-class
-    probability of each, averaged over its patches.
+    ``name`` is the preview set (e.g. ``"strip"``), ``items`` its item ids (positions in the task's item set, or frame
+    numbers once a job has mapped them), ``probs`` the probability of each class of
+    each item, averaged over its patches. ``positive`` names the classes merged into
+    the positive class (SPEC §1.3); :attr:`positive_probs` is that class's probability.
     """
 
     name: str
     items: object  # np.ndarray (M,) int64
-    probs: object  # np.ndarray (M,) float64
+    probs: object  # np.ndarray (M, C) float64
     epoch: int
+    positive: tuple[int, ...] = (1,)
+
+    @property
+    def positive_probs(self):
+        """(M,) float64: the probability of the positive class(es) of each item.
+
+        One-dimensional ``probs`` (the first release's shape) are returned as they are.
+        """
+        import numpy as np
+
+        p = np.asarray(self.probs, dtype=np.float64)
+        return p if p.ndim == 1 else p[:, list(self.positive)].sum(axis=1)
 
 
 def drain(gen, on_event=None):

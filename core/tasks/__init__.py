@@ -1,8 +1,23 @@
-"""Task modules; importing the package registers every task."""
+"""Tasks (one package each); importing this package registers every task.
+
+:mod:`core.tasks.base` holds the protocol (:class:`Task`, :class:`ItemSet`) and the
+registry (:func:`get_task`, :func:`task_names`, :func:`label_values`).
+"""
 
 from __future__ import annotations
 
 from core.tasks import frame_quality  # noqa: F401  (registers the task)
-from core.tasks.base import ItemKey, Task, TaskData, get_task
+from core.tasks.base import (
+    ItemKey,
+    ItemSet,
+    Task,
+    TaskBase,
+    TaskData,
+    canonical_name,
+    get_task,
+    label_values,
+    task_names,
+)
 
-__all__ = ["ItemKey", "Task", "TaskData", "get_task"]
+__all__ = ["ItemKey", "ItemSet", "Task", "TaskBase", "TaskData", "canonical_name", "get_task",
+           "label_values", "task_names"]

@@ -9,6 +9,11 @@ Protocol (SPEC §1.2-1.3): stratified training patches, an 80/20 split grouped b
 item-level validation AUC every epoch (and every ``val_every`` iterations), the
 snapshot with the best validation AUC kept, early stop after ``patience`` epochs
 without improvement, Table II rates decayed by gamma each epoch.
+
+Validation scores through :func:`core.train.predict.score_patches`, the function the
+test evaluation uses, at the same precision. Every new best model is its own snapshot
+file (``epoch-003-it-000120.pt``: epoch counted from 1); the newest ``keep_snapshots``
+files are kept and older ones deleted.
 """
 
 from __future__ import annotations
@@ -40,12 +45,24 @@ from core.train.model import (
     set_train_mode,
     split_model,
 )
+from core.train.predict import (  # noqa: F401  (re-exported: benchmarks, callers)
+    DEVICES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PRECISIONS,
+    SCORE_BATCH,
+    autocast,
+    cpu_has_fast_bf16,
+    item_probs,
+    positive_scores,
+    predict,
+    resolve_device,
+    resolve_precision,
+    score_patches,
+    stage_precisions,
+    to_input,
+)
 from core.train.sampling import grouped_split, stratify
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-PRECISIONS = ("auto", "fp32", "bf16")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -107,50 +124,6 @@ class TrainResult:
     model: nn.Module | None = None
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was asked for but no CUDA GPU is available; use --device cpu")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True where the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-    except AttributeError:
-        return False
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto``: bf16 mixed precision where the hardware runs it fast, else fp32."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_fast_bf16() else "fp32"
-
-
-def to_input(batch: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (B, H, W, 3) RGB -> float (B, 3, H, W) ImageNet-normalised, channels-last.
-
-    Permuting NHWC to NCHW gives channels-last strides for free; oneDNN and cuDNN run
-    convolutions fastest in that layout.
-    """
-    t = torch.as_tensor(batch).to(device, non_blocking=True)
-    x = t.permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-    return x.sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
-
-
-def _autocast(device: torch.device, precision: str):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
 class _Inputs:
     """Feeds the tuned head: cached trunk features, or the trunk run per batch."""
 
@@ -165,7 +138,7 @@ class _Inputs:
         x = to_input(ds.batch(idx), self.device)
         if len(self.trunk) == 0:
             return x
-        with torch.no_grad(), _autocast(self.device, self.precision):
+        with torch.no_grad(), autocast(self.device, self.precision):
             return self.trunk(x).float()
 
     def build(self) -> Generator[Progress, None, None]:
@@ -175,8 +148,8 @@ class _Inputs:
         done = 0
         for name, ds in self.datasets.items():
             chunks = []
-            for s in range(0, len(ds), 64):
-                idx = np.arange(s, min(s + 64, len(ds)))
+            for s in range(0, len(ds), SCORE_BATCH):  # the chunks scoring uses
+                idx = np.arange(s, min(s + SCORE_BATCH, len(ds)))
                 chunks.append(self._run_trunk(ds, idx))
                 done += len(idx)
                 yield Progress("features", done, total, "caching frozen-layer features")
@@ -188,42 +161,22 @@ class _Inputs:
         return self._run_trunk(self.datasets[name], idx)
 
 
-def _positive_prob(logits: torch.Tensor, positive: tuple[int, ...]) -> torch.Tensor:
-    return F.softmax(logits.float(), dim=1)[:, list(positive)].sum(1)
-
-
-def item_scores(items: np.ndarray, patch_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean patch probability per item: (unique items, scores)."""
-    uniq, inv = np.unique(items, return_inverse=True)
-    sums = np.bincount(inv, weights=patch_probs, minlength=len(uniq))
-    return uniq, sums / np.bincount(inv, minlength=len(uniq))
-
-
-def _evaluate(head, inputs: _Inputs, name, ds, positive, batch_size, device, precision
+def _evaluate(head, inputs: _Inputs, name, ds, positive, device, precision
               ) -> Generator[Progress, None, tuple]:
-    """(items, item scores, item labels, mean loss) of ``ds`` under the current head.
-
-    Yields progress per chunk so a cancel request is honoured within a chunk.
-    """
-    probs, losses = [], []
-    head_was = head.training
-    head.eval()
-    step = batch_size  # small chunks: a cancel waits at most one chunk
-    with torch.no_grad():
-        for s in range(0, len(ds), step):
-            idx = np.arange(s, min(s + step, len(ds)))
-            with _autocast(device, precision):
-                logits = head(inputs.get(name, idx)).float()
-            y = torch.as_tensor(ds.labels[idx], device=device)
-            losses.append(F.cross_entropy(logits, y, reduction="sum").item())
-            probs.append(_positive_prob(logits, positive).cpu().numpy())
-            yield Progress(name.split(":")[-1], int(idx[-1]) + 1, len(ds), "scoring")
-    head.train(head_was)
-    p = np.concatenate(probs) if probs else np.zeros(0)
-    items, scores = item_scores(ds.items, p)
-    is_pos = np.isin(ds.labels, positive).astype(np.int64)
+    """(items, item probs (K, C), item positive labels (K,), mean patch loss) of ``ds``
+    under the current head, scored by :func:`score_patches`."""
+    p = yield from score_patches(head, lambda idx: inputs.get(name, idx), len(ds),
+                                 device=device, precision=precision,
+                                 stage=name.split(":")[-1])
+    labels = np.asarray(ds.labels, np.int64)
+    if len(ds) and labels.min() >= 0:
+        loss = float(-np.log(np.maximum(p[np.arange(len(ds)), labels], 1e-12)).mean())
+    else:
+        loss = float("nan")  # unlabelled patches (a preview set)
+    items, probs = item_probs(ds.items, p)
+    is_pos = np.isin(labels, positive).astype(np.int64)
     _, first = np.unique(ds.items, return_index=True)
-    return items, scores, is_pos[first], sum(losses) / max(len(ds), 1)
+    return items, probs, is_pos[first], loss
 
 
 def _safe_auc(scores, labels) -> float:
@@ -243,6 +196,7 @@ def train(
     preview: Mapping[str, object] | None = None,
     split: tuple[np.ndarray, np.ndarray] | None = None,
     keep_model: bool = False,
+    keep_snapshots: int = 3,
 ) -> Generator[object, None, TrainResult]:
     """Train on ``dataset`` (a :mod:`core.train.patches` dataset); yields events.
 
@@ -255,12 +209,19 @@ def train(
         torchvision ImageNet AlexNet weights. Required for every depth but ``scratch``:
         training refuses to start without them rather than train from random weights.
     out_dir : path, optional
-        Where ``best.pt`` / ``best.json`` go (nothing is written when None).
+        Where the snapshots go, one ``epoch-EEE-it-IIIIII.pt`` (+ ``.json``) per new
+        best model (nothing is written when None).
     positive : classes merged into the positive class for AUC (SPEC §1.3).
     preview : {name: dataset}, optional
-        Sets scored with every new best model (yielded as :class:`Scored`).
+        Sets scored with every new best model (yielded as :class:`Scored`, N x C).
     split : (train_idx, val_idx), optional
-        A fixed split instead of the grouped 80/20 one.
+        A fixed split (patch indices) instead of the grouped 80/20 one.
+    keep_snapshots : int
+        How many of the newest best snapshot files stay on disk (older ones are deleted;
+        the newest is always the best).
+
+    Every :class:`SnapshotSaved` carries the validation items' N x C probabilities
+    under that model.
     """
     if config.depth != "scratch" and pretrained is None:
         from core.train.weights import WeightsMissingError, missing_message
@@ -297,7 +258,8 @@ def train(
     trunk, head = split_model(model, sched)
 
     # ---- frozen-layer features: cached once when they fit (exact: frozen = eval mode)
-    datasets = {"train": train_ds, "val": val_ds, **{f"preview:{k}": v for k, v in (preview or {}).items()}}
+    datasets = {"train": train_ds, "val": val_ds,
+                **{f"preview:{k}": v for k, v in (preview or {}).items()}}
     use_cache = config.cache_features and len(trunk) > 0
     if use_cache:
         with torch.no_grad():
@@ -309,12 +271,7 @@ def train(
                          "frozen layers every step instead", "warning")
     set_train_mode(model, sched, True)
     inputs = _Inputs(datasets, trunk, device, precision, use_cache, config.batch_size)
-    # A head of fc layers only is memory-bound on a CPU: bf16 autocast adds casts of
-    # the 58 M weights every step and is slower there than fp32 (measured), so the
-    # frozen trunk keeps the fast precision and such a head runs in fp32.
-    head_precision = precision
-    if device.type == "cpu" and sched.first_tuned in ("fc6", "fc7", "fc8"):
-        head_precision = "fp32"
+    _, head_precision = stage_precisions(device, precision, config.depth)
     yield from inputs.build()
 
     # ---- loop
@@ -331,11 +288,12 @@ def train(
     history: list[dict] = []
     it, t0, stale, stopped = 0, time.perf_counter(), 0, "epochs"
     perm_gen = torch.Generator().manual_seed(config.seed + 1)
+    kept: list[Path] = []
 
     def validate(epoch: int):
-        items, scores, labels, vloss = yield from _evaluate(
-            head, inputs, "val", val_ds, positive, config.batch_size, device, head_precision)
-        auc_v = _safe_auc(scores, labels)
+        items, probs, labels, vloss = yield from _evaluate(
+            head, inputs, "val", val_ds, positive, device, head_precision)
+        auc_v = _safe_auc(positive_scores(probs, positive), labels)
         crit = auc_v if not math.isnan(auc_v) else -vloss
         is_best = crit > best["crit"]
         if is_best:
@@ -347,15 +305,16 @@ def train(
                         "val_auc": auc_v, "val_loss": vloss, "config": config.to_dict(),
                         "n_classes": n_classes, "positive": list(positive),
                         "layertune": __version__, "torch": torch.__version__}
-                path = save_snapshot(out / "best.pt", model.state_dict(), meta)
+                path = save_snapshot(out / snapshot_name(epoch, it), model.state_dict(), meta)
                 best["snapshot"] = str(path)
-                yield SnapshotSaved(str(path), epoch, it, auc_v)
+                kept.append(path)
+                _prune(kept, keep_snapshots)
+                yield SnapshotSaved(str(path), epoch, it, auc_v, items, probs)
             for name in datasets:
                 if name.startswith("preview:"):
-                    p_items, p_scores, _, _ = yield from _evaluate(
-                        head, inputs, name, datasets[name], positive, config.batch_size,
-                        device, head_precision)
-                    yield Scored(name.split(":", 1)[1], p_items, p_scores, epoch)
+                    p_items, p_probs, _, _ = yield from _evaluate(
+                        head, inputs, name, datasets[name], positive, device, head_precision)
+                    yield Scored(name.split(":", 1)[1], p_items, p_probs, epoch, tuple(positive))
         return auc_v, is_best
 
     for epoch in range(config.epochs):
@@ -368,7 +327,7 @@ def train(
             tb = time.perf_counter()
             x = inputs.get("train", idx)
             y = torch.as_tensor(dataset_labels(train_ds, idx), device=device)
-            with _autocast(device, head_precision):
+            with autocast(device, head_precision):
                 logits = head(x)
             loss = F.cross_entropy(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
@@ -414,23 +373,14 @@ def dataset_labels(ds, idx) -> np.ndarray:
     return np.asarray(ds.labels[idx], dtype=np.int64)
 
 
-def score_dataset(model: nn.Module, dataset, *, positive=(1,), batch_size: int = 64,
-                  device: str = "auto", precision: str = "fp32"
-                  ) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
-    """Score every patch with ``model`` (eval mode) and average per item.
+def snapshot_name(epoch: int, iteration: int) -> str:
+    """File name of the snapshot taken at ``epoch`` (0-based; the name counts from 1)."""
+    return f"epoch-{epoch + 1:03d}-it-{iteration:06d}.pt"
 
-    Returns (items, scores) with scores the mean positive-class probability.
-    """
-    dev = resolve_device(device)
-    prec = resolve_precision(precision, dev)
-    model = model.to(dev).eval()
-    probs = []
-    with torch.no_grad():
-        for s in range(0, len(dataset), batch_size):
-            idx = np.arange(s, min(s + batch_size, len(dataset)))
-            with _autocast(dev, prec):
-                logits = model(to_input(dataset.batch(idx), dev))
-            probs.append(_positive_prob(logits, tuple(positive)).cpu().numpy())
-            yield Progress("scoring", idx[-1] + 1, len(dataset), "scoring patches")
-    p = np.concatenate(probs) if probs else np.zeros(0)
-    return item_scores(dataset.items, p)
+
+def _prune(kept: list[Path], keep: int) -> None:
+    """Delete all but the newest ``keep`` snapshot files (and their .json) of ``kept``."""
+    while len(kept) > max(keep, 1):
+        old = kept.pop(0)
+        for p in (old, old.with_suffix(".json")):
+            p.unlink(missing_ok=True)

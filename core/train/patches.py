@@ -2,9 +2,14 @@
 
 A dataset is a set of patches, each with a class label, the *item* it belongs to
 (frame, candidate: its score is the mean over its patches, SPEC §1.3) and the *group*
-(video, patient) used for splits. ``batch(idx)`` returns a uint8 (B, H, W, 3) array.
-Augmentation is offline: the patch of an index is fixed, which is what makes the
-frozen-layer feature cache of :mod:`core.features` exact.
+(subject: patient or video) used for splits. ``batch(idx)`` returns a uint8
+(B, H, W, 3) array.
+
+Patches are **rendered on demand** from a :class:`PatchSpecs`: per-index arrays fixed
+when the dataset is made (which source image, where, how big). Nothing random happens
+at render time, so patch ``i`` is the same pixels every time it is asked for; this is
+what makes the frozen-layer feature cache of the engine exact, and it keeps RAM bounded
+(the source images, not tens of thousands of augmented patches, stay in memory).
 """
 
 from __future__ import annotations
@@ -14,9 +19,55 @@ from dataclasses import dataclass
 import numpy as np
 
 
+@dataclass(frozen=True)
+class PatchSpecs:
+    """Where each patch comes from, fixed per index.
+
+    Parameters
+    ----------
+    source : (P,) int64
+        Index of the source image (in the renderer's stack) of each patch.
+    offsets : (P, 2) int64
+        (row, col) in pixels of each patch's top-left corner in its source image.
+    size : int
+        Patch side in pixels (227 for AlexNet).
+
+    Tasks with richer augmentation (scales, orientations, planes) add columns of
+    their own in a subclass; the rule stays: every column is an array of length P,
+    chosen once, never drawn at render time.
+    """
+
+    source: np.ndarray
+    offsets: np.ndarray
+    size: int = 227
+
+    def __post_init__(self) -> None:
+        if len(self.offsets) != len(self.source):
+            raise ValueError(f"offsets has {len(self.offsets)} rows, expected "
+                             f"{len(self.source)}")
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def subset(self, idx: np.ndarray) -> PatchSpecs:
+        idx = np.asarray(idx)
+        return PatchSpecs(self.source[idx], self.offsets[idx], self.size)
+
+    @classmethod
+    def random_crops(cls, n_sources: int, per_source: int, image_shape: tuple[int, int],
+                     size: int, rng: np.random.Generator) -> PatchSpecs:
+        """``per_source`` random ``size`` crops of each of ``n_sources`` images.
+
+        Patches of source ``k`` are the consecutive indices ``k*per_source ...``; the
+        offsets come from ``rng`` (one draw of all of them, so a seed fixes them all).
+        """
+        source = np.repeat(np.arange(n_sources, dtype=np.int64), per_source)
+        return cls(source, random_offsets(len(source), image_shape, size, rng), size)
+
+
 @dataclass
 class CropDataset:
-    """Square crops of a stack of images, gathered without per-sample Python work.
+    """Square crops of a stack of images held in RAM, rendered when asked for.
 
     Parameters
     ----------
@@ -27,6 +78,7 @@ class CropDataset:
     offsets : (N, 2) int
         (row, col) of each crop's top-left corner.
     labels, items, groups : (N,) int
+        Class, item (index into the task's item set) and group (subject) of each patch.
     size : int
         Crop side in pixels (227 for AlexNet).
     """
@@ -51,6 +103,17 @@ class CropDataset:
         if n and (self.offsets.min() < 0 or self.offsets[:, 0].max() + self.size > h
                   or self.offsets[:, 1].max() + self.size > w):
             raise ValueError("a crop falls outside its image")
+
+    @classmethod
+    def from_specs(cls, images: np.ndarray, specs: PatchSpecs, labels, items, groups
+                   ) -> CropDataset:
+        return cls(images, specs.source, specs.offsets, np.asarray(labels, np.int64),
+                   np.asarray(items, np.int64), np.asarray(groups, np.int64), specs.size)
+
+    @property
+    def specs(self) -> PatchSpecs:
+        """The fixed per-index spec the crops are rendered from."""
+        return PatchSpecs(self.image_of_patch, self.offsets, self.size)
 
     def __len__(self) -> int:
         return len(self.image_of_patch)

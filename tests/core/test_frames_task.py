@@ -10,7 +10,14 @@ from core.events import drain
 from core.io.importer import import_study, open_study
 from core.store import Project
 from core.synth import make_video
-from core.tasks.frame_quality import FRAME_SIZE, FrameQualityTask, FrameTaskConfig, load_frames
+from core.tasks import get_task, label_values, task_names
+from core.tasks.frame_quality import (
+    CLASS_NAMES,
+    FRAME_SIZE,
+    FrameQualityTask,
+    FrameTaskConfig,
+    load_frames,
+)
 
 
 @pytest.fixture
@@ -100,3 +107,65 @@ def test_no_labels_is_a_clear_error(tmp_path):
     with Project.create(tmp_path / "empty") as p:
         with pytest.raises(ValueError, match="no labelled frames"):
             drain(FrameQualityTask().training_data(p, np.random.default_rng(0)))
+
+
+def test_items_carry_labels_and_subjects(project):
+    task = get_task("frame_quality")
+    studies = project.studies()
+    items = task.items(project, studies)
+    assert len(items) == 30 and items.kind == "frame"
+    assert np.array_equal(items.groups, np.repeat([s.subject_id for s in studies], 10))
+    for s in studies:
+        mine = items.study_ids == s.id
+        assert np.array_equal(items.indices[mine], np.arange(0, 20, 2))
+        for f, y in zip(items.indices[mine], items.labels[mine]):
+            assert task.class_names[y] == project.label(s.id, int(f)).value
+
+
+def test_patches_are_fixed_per_index(project):
+    task = get_task("frame_quality", crops_per_frame=3, test_crops=5)
+    items = task.labelled_items(project, "train")
+    a = drain(task.dataset(project, items, np.random.default_rng(4), split="train"))
+    b = drain(task.dataset(project, items, np.random.default_rng(4), split="test"))
+    assert len(a) == 3 * len(items) and len(b) == 5 * len(items)
+    assert np.array_equal(a.items, np.repeat(np.arange(len(items)), 3))
+    assert np.array_equal(a.groups, items.groups[a.items])
+    idx = np.array([7, 0, 7, 40])
+    assert np.array_equal(a.batch(idx), a.batch(idx))  # rendered twice: the same pixels
+    assert np.array_equal(a.subset(idx).batch(np.arange(4)), a.batch(idx))
+    specs = a.specs
+    r, c = specs.offsets[40]
+    frame = a.images[specs.source[40]]
+    assert np.array_equal(a.batch([40])[0], frame[r:r + 227, c:c + 227])
+
+
+def test_preview_items_mark_unlabelled_frames(project):
+    task = get_task("frame_quality", preview_max_frames=7)  # frames 0, 3, 6...
+    study = project.studies()[0]
+    items = task.preview_items(project, study)
+    assert set(range(0, 20, 2)) <= set(items.indices.tolist())  # every labelled frame
+    unlabelled = items.labels == -1
+    assert unlabelled.any() and np.all(items.indices[unlabelled] % 2 == 1)
+
+
+def test_evaluate_merges_positive_classes_into_a_roc(project):
+    task = get_task("frame_quality")
+    items = task.labelled_items(project, "train")
+    probs = np.stack([1 - items.labels, items.labels], axis=1).astype(float)
+    res = task.evaluate(items, probs)
+    assert res.auc == 1.0 and res.n_pos == int(items.labels.sum())
+    with pytest.raises(ValueError, match="probs must be"):
+        task.evaluate(items, probs[:, :1])
+
+
+def test_registry_names_aliases_and_options():
+    assert "frame_quality" in task_names() and "frames" not in task_names()
+    task = get_task("frames", config=FrameTaskConfig(crops_per_frame=7))
+    assert isinstance(task, FrameQualityTask) and task.name == "frame_quality"
+    assert task.title == "Frame quality" and task.positive == (1,)
+    again = get_task(task.name, **task.options)
+    assert again.config == task.config
+    assert label_values("frames") == label_values("frame_quality") == CLASS_NAMES
+    assert label_values("no such task") is None
+    with pytest.raises(ValueError, match="unknown task"):
+        get_task("polyp_tennis")

@@ -149,3 +149,34 @@ def test_patience_stops_early():
     assert res.stopped == "patience"
     assert res.epochs_run <= res.best_epoch + 1 + 2
     assert not math.isnan(res.best_auc)
+
+
+def test_each_best_model_is_its_own_file_and_only_the_newest_are_kept(tmp_path):
+    from core.train.engine import _prune, snapshot_name
+
+    ds = toy_dataset(n_per_group=10)
+    cfg = TrainConfig(depth="scratch", init="msra", epochs=3, batch_size=8, precision="fp32",
+                      device="cpu", patience=3, seed=7, val_every=2)
+    events, res = run_to_end(train(ds, cfg, out_dir=tmp_path, keep_snapshots=2))
+    saved = [e for e in events if isinstance(e, SnapshotSaved)]
+    assert saved and res.snapshot == saved[-1].path
+    for e in saved:
+        assert e.path.endswith(snapshot_name(e.epoch, e.iteration))
+        assert e.val_probs.shape == (len(e.val_items), 2)
+    assert len({e.path for e in saved}) == len(saved)  # never overwritten
+    on_disk = sorted(str(p) for p in tmp_path.glob("*.pt"))
+    assert on_disk == sorted(e.path for e in saved[-2:])
+    assert sorted(p.stem for p in tmp_path.glob("*.json")) == sorted(p[:-3].rsplit("/", 1)[1]
+                                                                     for p in on_disk)
+    # pruning deletes the oldest files (and their metadata) beyond the newest `keep`
+    files = []
+    for k in range(5):
+        f = tmp_path / "prune" / snapshot_name(0, k)
+        f.parent.mkdir(exist_ok=True)
+        f.write_bytes(b"x")
+        f.with_suffix(".json").write_text("{}")
+        files.append(f)
+    _prune(files, 3)
+    left = sorted(p.name for p in (tmp_path / "prune").iterdir())
+    assert left == sorted([snapshot_name(0, k) for k in (2, 3, 4)]
+                          + [snapshot_name(0, k)[:-3] + ".json" for k in (2, 3, 4)])

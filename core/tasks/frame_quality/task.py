@@ -1,38 +1,49 @@
 """Colonoscopy frame quality: informative vs non-informative frames (SPEC §1.6).
 
-Frames are resized to 500 x 350; training patches are random 227 x 227 crops (200 per
-frame in the paper, configurable for speed); a frame's score is the mean informative
-probability over its crops. Evaluation: ROC with DeLong 95 % CI and the sensitivities
-at 10 %, 15 % and 20 % false-positive rate.
+Items are frames. Frames are resized to 500 x 350; patches are random 227 x 227 crops
+(200 per frame in the paper, configurable for speed), fixed per index when the dataset
+is made and cut from the frames held in RAM when asked for; a frame's probabilities are
+the mean over its crops. Evaluation: ROC with DeLong 95 % CI and the sensitivities at
+10 %, 15 % and 20 % false-positive rate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import cv2
 import numpy as np
 
-from core.events import Notice, Progress
-from core.tasks.base import ItemKey, TaskData, register
-from core.train.patches import CropDataset, random_offsets
-from core.train.sampling import segment_groups
+from core.events import Progress
+from core.tasks.base import ItemSet, TaskBase, empty_items, register, subject_of
+from core.train.patches import CropDataset, PatchSpecs
 
 FRAME_SIZE = (350, 500)  # rows, cols
 CLASS_NAMES = ("non-informative", "informative")
 LABEL_KEYS = {"non-informative": 0, "informative": 1, "0": 0, "1": 1}
+SPLITS = ("train", "val", "test", "preview")
 
 
 @dataclass(frozen=True)
 class FrameTaskConfig:
-    """Patch extraction of the frame-quality task."""
+    """Patch extraction of the frame-quality task.
+
+    ``crops_per_frame`` serves training and validation (the validation frames are a
+    share of the training data, SPEC §1.3), ``test_crops`` the test frames,
+    ``preview_crops`` the frames spread over a study for the workspace's strip.
+    """
 
     crops_per_frame: int = 200
     test_crops: int = 200
     preview_crops: int = 4
     preview_max_frames: int = 300
     crop: int = 227
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if int(getattr(self, f.name)) < 1:
+                raise ValueError(f"{f.name} must be at least 1, got {getattr(self, f.name)}")
 
 
 def label_index(value: str) -> int:
@@ -57,7 +68,7 @@ def load_frames(study, frames: Sequence[int], project=None
 
     Returns (len(frames), 350, 500, 3) uint8 RGB in the order of ``frames``.
     """
-    from core.io.importer import open_study
+    from core.io.importer import open_study  # the reader, on demand (no store import here)
     from core.io.video import open_source
 
     frames = np.asarray(frames, dtype=np.int64)
@@ -72,77 +83,131 @@ def load_frames(study, frames: Sequence[int], project=None
     return out
 
 
-def _crop_dataset(images, labels, items, groups, n_crops, crop, rng) -> CropDataset:
-    n = len(images)
-    image_of_patch = np.repeat(np.arange(n), n_crops)
-    offsets = random_offsets(n * n_crops, FRAME_SIZE, crop, rng)
-    rep = lambda a: np.repeat(np.asarray(a, dtype=np.int64), n_crops)  # noqa: E731
-    return CropDataset(images, image_of_patch, offsets, rep(labels), rep(items), rep(groups),
-                       crop)
-
-
 @register
-class FrameQualityTask:
-    name = "frames"
+class FrameQualityTask(TaskBase):
+    """Informative (positive) vs non-informative frames of colonoscopy videos."""
+
+    name = "frame_quality"
+    aliases = ("frames",)  # the schema-1 name
+    title = "Frame quality"
     class_names = CLASS_NAMES
     positive = (1,)
+    item_kind = "frame"
+    annotation_kinds = ("frame_label",)
+    study_kinds = ("video", "frames", "images")
 
-    def __init__(self, config: FrameTaskConfig | None = None) -> None:
-        self.config = config or FrameTaskConfig()
+    def __init__(self, config: FrameTaskConfig | dict | None = None, **options) -> None:
+        """``FrameQualityTask(FrameTaskConfig(...))``, or the config's fields as keywords
+        (``get_task("frame_quality", **task.options)`` rebuilds the same task)."""
+        if isinstance(config, dict):
+            options = {**config, **options}
+            config = None
+        base = config or FrameTaskConfig()
+        self.config = FrameTaskConfig(**{**asdict(base), **options}) if options else base
 
-    def _labelled(self, project, split: str, *, fraction_rng=None):
-        studies = [s for s in project.studies("frames") if s.split == split]
-        rows = []
+    @property
+    def options(self) -> dict:
+        """The task's options, JSON-ready."""
+        return asdict(self.config)
+
+    # ------------------------------------------------------------------ items
+    def items(self, project, studies) -> ItemSet:
+        """The expert-labelled frames of ``studies``, by study then frame."""
+        cols: list[list[int]] = [[], [], [], []]
         for s in studies:
-            for lab in project.labels(s.id):
-                rows.append((s, lab.frame, label_index(lab.value)))
-        return studies, rows
+            labs = sorted((lab.frame, label_index(lab.value)) for lab in project.labels(s.id))
+            subject = subject_of(s)
+            for f, y in labs:
+                for col, v in zip(cols, (s.id, f, y, subject)):
+                    col.append(v)
+        return ItemSet(*cols, kind=self.item_kind) if cols[0] else empty_items(self.item_kind)
 
-    def _data(self, project, split: str, n_crops: int, rng: np.random.Generator,
-              study_ids: set[int] | None = None) -> Generator[object, None, TaskData]:
-        studies, rows = self._labelled(project, split)
-        if study_ids is not None:
-            rows = [r for r in rows if r[0].id in study_ids]
-        if not rows:
+    def preview_items(self, project, study, extra_frames: Sequence[int] | None = None
+                      ) -> ItemSet:
+        """Frames spread over ``study`` (at most ``preview_max_frames``) plus its labelled
+        frames (for the disagreement list); labels where the expert gave one, else -1.
+
+        ``extra_frames`` replaces the labelled frames when given.
+        """
+        labels = {lab.frame: label_index(lab.value) for lab in project.labels(study.id)}
+        extra = np.asarray(sorted(labels) if extra_frames is None else extra_frames, np.int64)
+        extra = extra[(extra >= 0) & (extra < study.n_frames)]
+        step = max(1, int(np.ceil(study.n_frames / self.config.preview_max_frames)))
+        frames = np.union1d(np.arange(0, study.n_frames, step), extra)
+        n = len(frames)
+        return ItemSet(np.full(n, study.id), frames, [labels.get(int(f), -1) for f in frames],
+                       np.full(n, subject_of(study)), self.item_kind)
+
+    # ------------------------------------------------------------------ patches
+    def crops_for(self, split: str) -> int:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        return {"train": self.config.crops_per_frame, "val": self.config.crops_per_frame,
+                "test": self.config.test_crops, "preview": self.config.preview_crops}[split]
+
+    def dataset(self, project, items: ItemSet, rng: np.random.Generator, *, split: str
+                ) -> Generator[object, None, CropDataset]:
+        """Crops of ``items``: the frames are decoded once (350 x 500, in RAM), the crop
+        offsets drawn once from ``rng``; patch ``i`` belongs to item ``items[i // n]``.
+
+        The dataset's ``items`` are positions in ``items``, its ``groups`` the subjects,
+        its ``labels`` the item labels (-1 stays -1 for unlabelled preview frames).
+        """
+        n_crops = self.crops_for(split)
+        if not len(items):
             raise ValueError(f"no labelled frames in the {split} studies; label some frames "
                              "first (keys I / N)")
-        images, keys, labels, groups = [], [], [], []
-        for s in studies:
-            mine = sorted((f, y) for (st, f, y) in rows if st.id == s.id)
-            if not mine:
-                continue
-            arr = yield from load_frames(s, [f for f, _ in mine], project)
-            images.append(arr)
-            keys += [ItemKey(s.id, f) for f, _ in mine]
-            labels += [y for _, y in mine]
-            groups += [s.id] * len(mine)
-        images_a = np.concatenate(images)
-        labels_a = np.asarray(labels, np.int64)
-        groups_a = np.asarray(groups, np.int64)
-        if split == "train" and len(np.unique(groups_a)) < 2:
-            groups_a = segment_groups(np.array([k.index for k in keys]), 5)
-            yield Notice("Only one training video: validation uses contiguous segments of it "
-                         "instead of a separate video.", "warning")
-        ds = _crop_dataset(images_a, labels_a, np.arange(len(keys)), groups_a, n_crops,
-                           self.config.crop, rng)
-        return TaskData(ds, keys, labels_a)
+        images = np.empty((len(items), *FRAME_SIZE, 3), np.uint8)
+        for study_id, pos in items.by_study().items():
+            study = project.study(study_id)
+            images[pos] = yield from load_frames(study, items.indices[pos], project)
+        specs = PatchSpecs.random_crops(len(items), n_crops, FRAME_SIZE, self.config.crop, rng)
+        item = specs.source  # one source image per item
+        return CropDataset.from_specs(images, specs, items.labels[item], item,
+                                      items.groups[item])
 
-    def training_data(self, project, rng, study_ids=None):
-        return (yield from self._data(project, "train", self.config.crops_per_frame, rng,
-                                      study_ids))
+    # ------------------------------------------------------------------ results
+    def scores(self, probs: np.ndarray) -> np.ndarray:
+        """(N,) probability of the positive class(es) from (N, C) probabilities."""
+        return np.asarray(probs, np.float64)[:, list(self.positive)].sum(axis=1)
 
-    def test_data(self, project, rng, study_ids=None):
-        return (yield from self._data(project, "test", self.config.test_crops, rng, study_ids))
+    def evaluate(self, items: ItemSet, probs: np.ndarray, *,
+                 rng: np.random.Generator | None = None):
+        """ROC of the labelled items: AUC with DeLong CI, TPR at 10/15/20 % FPR.
 
+        Parameters
+        ----------
+        items : ItemSet of N items
+        probs : (N, C) float
+            Class probabilities of each item.
+        rng : numpy.random.Generator, optional
+            Source of the bootstrap resampling (``default_rng(0)`` when None); the
+            operating-point CIs resample whole subjects (videos, patients).
+
+        Returns
+        -------
+        core.stats.RocResult
+        """
+        from core.stats import roc_analysis
+
+        probs = np.asarray(probs)
+        if probs.shape != (len(items), len(self.class_names)):
+            raise ValueError(f"probs must be ({len(items)}, {len(self.class_names)}), got "
+                             f"{probs.shape}")
+        keep = items.labelled
+        labels = np.isin(items.labels[keep], self.positive).astype(np.int64)
+        return roc_analysis(self.scores(probs[keep]), labels, rng=rng,
+                            groups=items.groups[keep])
+
+    # ------------------------------------------------------------------ legacy helper
     def preview_data(self, study, rng: np.random.Generator, extra_frames: Sequence[int] = (),
                      project=None) -> Generator[object, None, CropDataset]:
-        """Crops of frames spread over ``study`` plus ``extra_frames`` (e.g. the labelled
-        ones, for the disagreement list); items are frame numbers."""
-        step = max(1, int(np.ceil(study.n_frames / self.config.preview_max_frames)))
-        extra = np.asarray(extra_frames, dtype=np.int64)
-        extra = extra[(extra >= 0) & (extra < study.n_frames)]
-        frames = np.union1d(np.arange(0, study.n_frames, step), extra)
-        images = yield from load_frames(study, frames, project)
-        zeros = np.zeros(len(frames), np.int64)
-        return _crop_dataset(images, zeros, frames, zeros, self.config.preview_crops,
-                             self.config.crop, rng)
+        """Crops of frames spread over ``study`` plus ``extra_frames``, whose dataset
+        ``items`` are frame numbers (the shape the first release's callers expect)."""
+        if project is None:
+            raise ValueError("preview_data needs the project the study belongs to")
+        items = self.preview_items(project, study, extra_frames)
+        ds = yield from self.dataset(project, items, rng, split="preview")
+        return CropDataset(ds.images, ds.image_of_patch, ds.offsets, ds.labels,
+                           items.indices[ds.items], ds.groups, ds.size)
+

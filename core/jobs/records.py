@@ -1,0 +1,87 @@
+"""What a run records so it can be reproduced from its row alone.
+
+Every random choice of a run derives from its one ``seed`` through :func:`data_rng`
+(a separate stream per purpose), the split itself is stored, and so are the resolved
+device and precision, the library versions and the pretrained weights' SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+#: The random streams of a run, each seeded by ``[seed, code]``.
+PURPOSES = {"split": 0, "train": 1, "test": 2, "preview": 3}
+ARCH = "alexnet-torchvision"
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def data_rng(seed: int, purpose: str) -> np.random.Generator:
+    """The generator of one purpose of a run: ``"split"`` (subject fraction, train/val
+    split), ``"train"`` (training and validation crops), ``"test"`` (test crops),
+    ``"preview"`` (preview crops)."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}; choose one of {', '.join(PURPOSES)}")
+    return np.random.default_rng([int(seed), PURPOSES[purpose]])
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that can change a run's numbers."""
+    import cv2
+    import torch
+    import torchvision
+
+    from core import __version__
+
+    return {"layertune": __version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": np.__version__,
+            "opencv": cv2.__version__, "python": platform.python_version()}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file (remembered per path, size and modification time)."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
+
+
+def split_record(items, groups: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
+                 test_study_ids) -> dict:
+    """The train/validation/test split of a run, JSON-ready.
+
+    By subject (``"unit": "subject"``: subject ids) when ``groups`` are the items'
+    subjects; else (one subject split into segments) by item (``"unit": "item"``:
+    ``[study id, index]`` pairs). ``"test"`` lists test study ids.
+    """
+    by_subject = np.array_equal(groups, items.groups)
+    if by_subject:
+        train = sorted({int(g) for g in items.groups[train_idx]})
+        val = sorted({int(g) for g in items.groups[val_idx]})
+    else:
+        train = [[int(items.study_ids[i]), int(items.indices[i])] for i in train_idx]
+        val = [[int(items.study_ids[i]), int(items.indices[i])] for i in val_idx]
+    return {"unit": "subject" if by_subject else "item", "train": train, "val": val,
+            "test": sorted(int(s) for s in test_study_ids),
+            "n_train_items": len(train_idx), "n_val_items": len(val_idx)}
+
+
+def split_positions(items, split: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) positions in ``items`` of a stored :func:`split_record`."""
+    if split["unit"] == "subject":
+        return (np.flatnonzero(np.isin(items.groups, split["train"])),
+                np.flatnonzero(np.isin(items.groups, split["val"])))
+    keys = {(int(s), int(i)): k for k, (s, i) in enumerate(zip(items.study_ids, items.indices))}
+    return (np.array([keys[tuple(k)] for k in split["train"] if tuple(k) in keys], np.int64),
+            np.array([keys[tuple(k)] for k in split["val"] if tuple(k) in keys], np.int64))

@@ -1,0 +1,173 @@
+"""Train one run: task items -> subject split -> patches -> engine -> snapshots, predictions.
+
+The run's row records everything that changes the result (see
+:mod:`core.jobs.records`); predictions go to the store as N x C probabilities
+(validation items under each new best snapshot, the preview study), never as labels.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from collections.abc import Generator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from core.events import Notice, Scored, SnapshotSaved
+from core.jobs.records import ARCH, data_rng, file_sha256, split_record, versions
+from core.tasks.base import ItemSet, get_task, validation_groups
+from core.train.engine import TrainConfig, TrainResult, resolve_device, resolve_precision, train
+from core.train.sampling import group_fraction, grouped_split
+from core.train.weights import resolve_weights
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: int
+    depth: str
+    weights: str  # where the pretrained weights came from, or "none (scratch)"
+
+
+@dataclass
+class RunOutcome:
+    run_id: int
+    result: TrainResult
+
+
+def model_version(run_id: int, epoch: int, depth: str) -> str:
+    """How predictions name the model that made them (epoch counted from 1)."""
+    return f"run {run_id} epoch {epoch + 1} ({depth})"
+
+
+def put_item_predictions(project, run_id: int, split: str, items: ItemSet, pos: np.ndarray,
+                         probs: np.ndarray, **kw) -> None:
+    """Store ``probs`` (K, C) of the items at positions ``pos``, one row per study."""
+    pos = np.asarray(pos, np.int64)
+    sub = items.subset(pos)
+    for study_id, where in sub.by_study().items():
+        project.put_predictions(run_id, split, study_id, items.kind, sub.indices[where],
+                                np.asarray(probs)[where], **kw)
+
+
+def _mark_deleted_snapshots(project, run_id: int) -> None:
+    for snap in project.snapshots(run_id):
+        if getattr(snap, "kept", False) and not (project.folder / snap.path).is_file():
+            project.set_snapshot_kept(snap.id, False)
+
+
+def train_run(project, config: TrainConfig, *, task: str = "frame_quality", task_options=None,
+              weights_path=None, fraction: float = 1.0, preview_study: int | None = None
+              ) -> Generator[object, None, RunOutcome]:
+    """Train one run on the project's labelled training studies.
+
+    ``fraction`` < 1 keeps a random share of the training subjects (reduced-data
+    experiments reduce at the video / patient level). ``preview_study`` is scored with
+    every new best snapshot (yielded as ``Scored("strip", frames, probs)`` and stored as
+    its preview predictions: the GUI's probability strip).
+    """
+    weights, source, sha = None, "none (scratch)", None
+    if config.depth != "scratch":
+        resolved = resolve_weights(weights_path)  # refuses to go on without them
+        weights, source = resolved.state_dict, f"{resolved.source}: {resolved.path}"
+        sha = file_sha256(resolved.path)
+    t = get_task(task, **(task_options or {}))
+    device = resolve_device(config.device)
+    config = replace(config, device=device.type,
+                     precision=resolve_precision(config.precision, device))
+
+    # ---- items and the subject-level split (recorded)
+    items = t.labelled_items(project, "train")
+    split_rng = data_rng(config.seed, "split")
+    if fraction < 1.0:
+        items = items.subset(group_fraction(items.groups, fraction, split_rng))
+        yield Notice(f"reduced training data: {len(np.unique(items.groups))} videos kept "
+                     f"({fraction:.0%})")
+    groups, notice = validation_groups(items)
+    if notice is not None:
+        yield notice
+    train_pos, val_pos = grouped_split(groups, items.labels, config.val_fraction, split_rng)
+    test_ids = [s.id for s in t.studies(project, "test")]
+    split = split_record(items, groups, train_pos, val_pos, test_ids)
+
+    # ---- patches: one dataset over train + validation items, split by item
+    ds = yield from t.dataset(project, items, data_rng(config.seed, "train"), split="train")
+    patch_split = (np.flatnonzero(np.isin(ds.items, train_pos)),
+                   np.flatnonzero(np.isin(ds.items, val_pos)))
+    preview, pitems = None, None
+    if preview_study is not None:
+        pitems = t.preview_items(project, project.study(preview_study))
+        pds = yield from t.dataset(project, pitems, data_rng(config.seed, "preview"),
+                                   split="preview")
+        preview = {"strip": pds}
+
+    cfg = {**config.to_dict(), "task": t.name, "fraction": fraction, "weights": source,
+           "n_items": len(items), "n_patches": len(ds), "pid": os.getpid(),
+           "host": socket.gethostname()}
+    run = project.start_run(t.name, config.depth, cfg, seed=config.seed, split=split,
+                            arch=ARCH, precision=config.precision, device=config.device,
+                            versions=versions(), weights_source=source, weights_sha256=sha,
+                            task_options=t.options)
+    yield RunStarted(run.id, config.depth, source)
+    out_dir = project.snapshots_dir / f"run-{run.id:04d}"
+    engine = train(ds, config, pretrained=weights, out_dir=out_dir,
+                   n_classes=len(t.class_names), positive=t.positive, preview=preview,
+                   split=patch_split)
+    status, result, error, snap = "cancelled", None, None, None
+    try:
+        while True:
+            try:
+                ev = next(engine)
+            except StopIteration as stop:
+                result, status = stop.value, "finished"
+                break
+            if isinstance(ev, SnapshotSaved):
+                snap = project.add_snapshot(run.id, ev.epoch, ev.path,
+                                            None if math.isnan(ev.val_auc) else ev.val_auc,
+                                            {"iteration": ev.iteration})
+                _mark_deleted_snapshots(project, run.id)
+                if ev.val_items is not None:  # the validation items under this model
+                    put_item_predictions(project, run.id, "val", items, ev.val_items,
+                                         ev.val_probs, snapshot_id=snap.id, epoch=ev.epoch,
+                                         model_version=model_version(run.id, ev.epoch,
+                                                                     config.depth))
+            elif isinstance(ev, Scored):
+                kw = {"snapshot_id": None if snap is None else snap.id, "epoch": ev.epoch,
+                      "model_version": model_version(run.id, ev.epoch, config.depth)}
+                frames = pitems.indices[np.asarray(ev.items, np.int64)]
+                project.put_predictions(run.id, "preview", preview_study, pitems.kind,
+                                        frames, ev.probs, **kw)
+                ev = Scored(ev.name, frames, ev.probs, ev.epoch, ev.positive)
+            yield ev
+    except GeneratorExit:
+        status = "cancelled"
+        raise
+    except BaseException as exc:
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        engine.close()
+        best = best_snapshot(project, run.id)
+        metrics = {"history": result.history, "stopped": result.stopped,
+                   "device": result.device, "precision": result.precision} if result else {}
+        if error:
+            metrics["error"] = error
+        project.finish_run(run.id, status,
+                           best_auc=None if best is None else best.val_auc,
+                           best_snapshot=None if best is None else project.folder / best.path,
+                           metrics=metrics)
+    return RunOutcome(run.id, result)
+
+
+def best_snapshot(project, run_id: int):
+    """The run's best snapshot: its newest one whose file is on disk, else its newest one
+    not recorded as deleted; None when it has none.
+
+    A snapshot is written only when the validation improved, so the newest is the best
+    (one ranked by loss while the AUC was undefined included).
+    """
+    snaps = [s for s in project.snapshots(run_id) if getattr(s, "kept", True)]
+    on_disk = [s for s in snaps if Path(project.folder / s.path).is_file()]
+    return (on_disk or snaps or [None])[-1]
