@@ -182,7 +182,7 @@ def _migrate_1_to_2(con: sqlite3.Connection) -> None:
     * labels -> ``frame_label`` annotations and label events -> annotation events (the
       model's labels and their events are kept, with their provenance);
     * per-frame scores -> ``preview`` predictions with 2-class probabilities [1 - p, p];
-    * task ``frames`` is renamed ``frame_quality``.
+    * task ``frames`` is renamed ``frame_quality``, study kind ``folder`` ``frames``.
     """
     old = ("studies", "labels", "label_events", "runs", "snapshots", "scores")
     con.execute("DROP INDEX IF EXISTS label_events_frame")
@@ -192,9 +192,10 @@ def _migrate_1_to_2(con: sqlite3.Connection) -> None:
     settings = dict(con.execute("SELECT key, value FROM settings").fetchall())
     rename = "CASE task " + " ".join(
         f"WHEN '{a}' THEN '{b}'" for a, b in TASK_RENAMES.items()) + " ELSE task END"
+    kind = "CASE kind WHEN 'folder' THEN 'frames' ELSE kind END"  # frame folders' one name
     con.execute("INSERT INTO subjects (id, key, split) SELECT id, 'study:' || name, split FROM v1_studies")
     for row in con.execute(
-            f"SELECT id, path, content_hash, kind, {rename}, n_frames, fps, height, width, "
+            f"SELECT id, path, content_hash, {kind}, {rename}, n_frames, fps, height, width, "
             "name, added FROM v1_studies ORDER BY id").fetchall():
         sid = row[0]
         meta = {}

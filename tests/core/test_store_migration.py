@@ -24,7 +24,7 @@ def make_schema1_project(folder):
         ("last_app_version", "0.1.0")])
     studies = [
         (1, "/data/v1.mp4", "h1", "video", "frames", 50, 25.0, 350, 500, "train", "v1", "t0"),
-        (2, "/data/v2.mp4", "h2", "video", "frames", 40, 25.0, 350, 500, "test", "v2", "t0"),
+        (2, "/data/frames2", "h2", "folder", "frames", 40, 25.0, 350, 500, "test", "v2", "t0"),
     ]
     con.executemany("INSERT INTO studies VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", studies)
     events = [
@@ -83,6 +83,7 @@ def test_schema1_project_migrates_keeping_everything(tmp_path):
         # studies: one subject each, split kept, task renamed, index and truth moved
         s1, s2 = p.studies()
         assert (s1.name, s1.split, s1.task, s2.split) == ("v1", "train", "frame_quality", "test")
+        assert (s1.kind, s2.kind) == ("video", "frames")
         assert s1.subject_id != s2.subject_id
         assert p.study_index(s1.id) == INFO and p.study_index(s2.id) is None
         assert s1.meta["demo_truth"] == [0, 1, 1]
