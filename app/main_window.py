@@ -149,12 +149,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ actions
     def import_study(self, path: str | None = None) -> None:
         """Scan and add a study in the background (asks the current workspace for a path)."""
+        ws = self.current_workspace()
         if not path:
-            ws = self.current_workspace()
             path = ws.choose_study_path() if ws is not None else None
         if not path:
             return
-        job = StudyImportJob(self, self.project, str(path))
+        task = ws.task_name if ws is not None else "frame_quality"
+        job = StudyImportJob(self, self.project, str(path), task=task)
         job.imported.connect(self._on_imported)
         self._import_job = (job.worker, job)
         job.start()

@@ -28,7 +28,7 @@ class StudyImportJob(QObject):
 
     imported = Signal(object)
 
-    def __init__(self, parent: QWidget, project, path: str) -> None:
+    def __init__(self, parent: QWidget, project, path: str, *, task: str) -> None:
         super().__init__(parent)
         from core.io.importer import import_study
 
@@ -36,7 +36,8 @@ class StudyImportJob(QObject):
         self.dialog = QProgressDialog(f"Reading {Path(path).name}…", "Cancel", 0, 0, parent)
         self.dialog.setWindowTitle("Import")
         self.dialog.setMinimumDuration(300)
-        self.worker = GeneratorWorker(lambda: import_study(project, path), name="import")
+        self.worker = GeneratorWorker(lambda: import_study(project, path, task=task),
+                                      name="import")
         # bound methods of this GUI-thread QObject: queued to the GUI thread
         self.worker.yielded.connect(self._on_event)
         self.worker.returned.connect(self._on_returned)

@@ -139,9 +139,11 @@ def cmd_import(args) -> int:
         added = []
         printer = ProgressPrinter(quiet=args.quiet)
         for p in args.paths:
-            for st in drive(import_path(project, p, split=args.split), printer):
+            for st in drive(import_path(project, p, split=args.split, subject=args.subject),
+                            printer):
                 added.append({"id": st.id, "name": st.name, "frames": st.n_frames,
-                              "split": st.split, "path": st.path, "kind": st.kind})
+                              "split": st.split, "path": st.path, "kind": st.kind,
+                              "subject": st.subject})
     _out(args, {"studies": added},
          "\n".join(f"study {a['id']} {a['name']}: {a['frames']} frames ({a['split']})"
                    for a in added))
@@ -307,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("import", help="add videos, frame folders or image sets to a project")
     sp.add_argument("--project", required=True)
     sp.add_argument("--split", choices=("train", "test"), default="train")
+    sp.add_argument("--subject", help="the patient (a pseudonym) these studies belong to; "
+                    "one subject's studies are always on the same side of the split")
     sp.add_argument("paths", nargs="+")
     common(sp)
     sp.set_defaults(func=cmd_import)

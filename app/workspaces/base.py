@@ -45,8 +45,6 @@ class Workspace(QWidget):
         The tab's title, e.g. ``"Frame quality"``.
     shortcuts : list of (str, str)
         Rows of the keyboard-shortcut sheet while this tab is current: (keys, what).
-    task_aliases : tuple of str
-        Older names of the task that studies and runs may still carry.
     undo_noun : str
         What Edit > Undo undoes here ("label" gives "Undo label").
 
@@ -64,7 +62,6 @@ class Workspace(QWidget):
     task_name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     shortcuts: ClassVar[list[tuple[str, str]]] = []
-    task_aliases: ClassVar[tuple[str, ...]] = ()
     undo_noun: ClassVar[str] = ""
 
     message = Signal(str)
@@ -86,8 +83,11 @@ class Workspace(QWidget):
         return sc
 
     def owns_task(self, name: str) -> bool:
-        """Whether a study's or run's ``task`` column names this workspace's task."""
-        return name == self.task_name or name in self.task_aliases
+        """Whether a study's or run's ``task`` column names this workspace's task (or an
+        older name of it, see :func:`core.tasks.canonical_name`)."""
+        from core.tasks import canonical_name
+
+        return canonical_name(name) == self.task_name
 
     # ------------------------------------------------------------------ edit
     def undo(self) -> None:

@@ -61,7 +61,6 @@ class FrameQualityWorkspace(Workspace):
     task_name = "frame_quality"
     title = "Frame quality"
     shortcuts = SHORTCUTS
-    task_aliases = ("frames",)  # the name schema-1 projects store
     undo_noun = "label"
 
     labels_changed = Signal(int, int)  # study id, frame

@@ -143,3 +143,30 @@ def test_interrupted_run_is_recovered(tmp_path):
         assert r.status == "failed" and r.best_auc == pytest.approx(0.81)
         assert "interrupted" in r.metrics["error"] and r.best_snapshot
         assert project.run(live.id).status == "running"
+
+
+def test_import_two_videos_of_one_patient_keeps_them_together(tmp_path, capsys):
+    from core.store import Project
+    from core.synth import make_video
+
+    paths = [drain_video(make_video, tmp_path / f"visit{k}.mp4", k) for k in (1, 2)]
+    rc, out, _ = run(capsys, "import", "--project", str(tmp_path / "p"), "--subject", "pat-7",
+                     "--split", "test", "--json", *paths)
+    assert rc == EXIT_OK
+    studies = json.loads(out)["studies"]
+    assert [s["subject"] for s in studies] == ["pat-7", "pat-7"]
+    with Project.open(tmp_path / "p") as project:
+        a, b = project.studies()
+        assert a.subject_id == b.subject_id and a.split == b.split == "test"
+        project.set_split(a.id, "train")
+        assert project.study(b.id).split == "train"  # the patient moves as a whole
+    third = drain_video(make_video, tmp_path / "visit3.mp4", 3)
+    rc, _, err = run(capsys, "import", "--project", str(tmp_path / "p"), "--subject", "pat-7",
+                     "--split", "test", third)
+    assert rc == EXIT_INPUT and "never on both sides" in err
+
+
+def drain_video(make_video, path, seed):
+    from core.events import drain
+
+    return drain(make_video(path, 12, np.random.default_rng(seed), size=(64, 96))).path

@@ -1,7 +1,6 @@
 """Colonoscopy frame quality: informative vs non-informative frames (SPEC §1.6)."""
 
-from core.tasks.frame_quality.task import *  # noqa: F403
-from core.tasks.frame_quality.task import (  # noqa: F401
+from core.tasks.frame_quality.task import (
     CLASS_NAMES,
     FRAME_SIZE,
     FrameQualityTask,
@@ -10,3 +9,6 @@ from core.tasks.frame_quality.task import (  # noqa: F401
     load_frames,
     prepare_frame,
 )
+
+__all__ = ["CLASS_NAMES", "FRAME_SIZE", "FrameQualityTask", "FrameTaskConfig", "label_index",
+           "load_frames", "prepare_frame"]
