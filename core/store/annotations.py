@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.store import geometry as geo
-from core.store.db import ProjectError, choice, now, os_user
+from core.store.db import ProjectError, choice, now, os_user, where
 from core.store.schema import ANNOTATION_KINDS, ANNOTATION_SOURCES
 
 LABEL_SOURCES = ("expert", "model")
@@ -270,32 +270,19 @@ class AnnotationsMixin:
                     frame: int | None = None, source: str | None = "expert"
                     ) -> list[Annotation]:
         """Current annotations, ordered by study, frame and id; None filters nothing."""
-        where, args = [], []
-        for col, v in (("study_id", study_id), ("kind", kind), ("frame", frame),
-                       ("source", source)):
-            if v is not None:
-                where.append(f"{col}=?")
-                args.append(v)
-        sql = f"SELECT {_ANN_COLS} FROM annotations"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [_annotation(r) for r in self._read(sql + " ORDER BY study_id, frame, id",
-                                                   tuple(args))]
+        cond, args = where({"study_id": study_id, "kind": kind, "frame": frame,
+                            "source": source})
+        sql = f"SELECT {_ANN_COLS} FROM annotations{cond} ORDER BY study_id, frame, id"
+        return [_annotation(r) for r in self._read(sql, args)]
 
     def annotation_history(self, study_id: int | None = None, *,
                            annotation_id: int | None = None, kind: str | None = None,
                            frame: int | None = None) -> list[AnnotationEvent]:
         """Logged changes, oldest first, filtered by any of the arguments."""
-        where, args = [], []
-        for col, v in (("study_id", study_id), ("annotation_id", annotation_id),
-                       ("kind", kind), ("frame", frame)):
-            if v is not None:
-                where.append(f"{col}=?")
-                args.append(v)
-        sql = f"SELECT {_EVT_COLS} FROM annotation_events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [_event(r) for r in self._read(sql + " ORDER BY id", tuple(args))]
+        cond, args = where({"study_id": study_id, "annotation_id": annotation_id, "kind": kind,
+                            "frame": frame})
+        return [_event(r) for r in self._read(
+            f"SELECT {_EVT_COLS} FROM annotation_events{cond} ORDER BY id", args)]
 
     # ------------------------------------------------------------------ frame labels
     def set_labels(self, entries: Iterable[tuple[int, int, str | None]], *,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from core.store.db import ProjectError, from_json, now, to_json
+from core.store.db import ProjectError, from_json, now, to_json, where
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,9 @@ class CandidatesMixin:
 
     def candidates(self, study_id: int, *, generator: str | None = None,
                    frame: int | None = None) -> list[Candidate]:
-        where, args = ["study_id=?"], [int(study_id)]
-        if generator is not None:
-            where.append("generator=?")
-            args.append(generator)
-        if frame is not None:
-            where.append("frame=?")
-            args.append(int(frame))
-        rows = self._read(f"SELECT {_COLS} FROM candidates WHERE {' AND '.join(where)} "
-                          "ORDER BY frame, id", tuple(args))
+        cond, args = where({"study_id": int(study_id), "generator": generator,
+                            "frame": None if frame is None else int(frame)})
+        rows = self._read(f"SELECT {_COLS} FROM candidates{cond} ORDER BY frame, id", args)
         return [_candidate(r) for r in rows]
 
     def set_candidate_hits(self, hits: Mapping[int, int | None]) -> None:

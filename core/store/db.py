@@ -86,6 +86,14 @@ def choice(value: str, valid: Iterable[str], what: str) -> str:
     return value
 
 
+def where(filters: dict[str, Any]) -> tuple[str, tuple]:
+    """``" WHERE a=? AND b=?"`` and its arguments, for the filters that are not None."""
+    given = {col: v for col, v in filters.items() if v is not None}
+    if not given:
+        return "", ()
+    return " WHERE " + " AND ".join(f"{col}=?" for col in given), tuple(given.values())
+
+
 def explain(exc: sqlite3.Error, folder: Path) -> str:
     """Turn an SQLite error into a sentence about the project folder."""
     text = str(exc).lower()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from core.store.db import ProjectError, choice, from_json, now, to_json
+from core.store.db import ProjectError, choice, from_json, now, to_json, where
 from core.store.schema import ITEM_KINDS, PREDICTION_SPLITS, RUN_STATUSES
 
 #: Run columns that record how to reproduce it (JSON ones are dicts or lists).
@@ -251,16 +251,10 @@ class RunsMixin:
                     study_id: int | None = None, item_kind: str | None = None
                     ) -> list[Prediction]:
         """Stored predictions matching every given argument, oldest first."""
-        where, args = [], []
-        for col, v in (("run_id", run_id), ("split", split), ("study_id", study_id),
-                       ("item_kind", item_kind)):
-            if v is not None:
-                where.append(f"{col}=?")
-                args.append(v)
-        sql = f"SELECT {_PRED_COLS} FROM predictions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [_prediction(r) for r in self._read(sql + " ORDER BY id", tuple(args))]
+        cond, args = where({"run_id": run_id, "split": split, "study_id": study_id,
+                            "item_kind": item_kind})
+        return [_prediction(r) for r in self._read(
+            f"SELECT {_PRED_COLS} FROM predictions{cond} ORDER BY id", args)]
 
     def put_scores(self, run_id: int, study_id: int, frames: np.ndarray, scores: np.ndarray,
                    **kw: Any) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.store.db import ProjectError, choice, from_json, now, to_json
+from core.store.db import ProjectError, choice, from_json, now, to_json, where
 
 SPLITS = ("train", "test")
 
@@ -149,15 +149,9 @@ class StudiesMixin:
 
     def studies(self, task: str | None = None, *, subject_id: int | None = None) -> list[Study]:
         """All studies (optionally of one task or one subject), in the order they were added."""
-        where, args = [], []
-        if task is not None:
-            where.append("s.task=?")
-            args.append(task)
-        if subject_id is not None:
-            where.append("s.subject_id=?")
-            args.append(int(subject_id))
-        sql = _STUDY_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY s.id"
-        return [_study(r) for r in self._read(sql, tuple(args))]
+        cond, args = where({"s.task": task,
+                            "s.subject_id": None if subject_id is None else int(subject_id)})
+        return [_study(r) for r in self._read(f"{_STUDY_SQL}{cond} ORDER BY s.id", args)]
 
     def study(self, study_id: int) -> Study:
         rows = self._read(_STUDY_SQL + " WHERE s.id=?", (int(study_id),))

@@ -12,18 +12,9 @@ import warnings
 
 import numpy as np
 import pytest
+from stats_cases import binormal as _binormal
 
 from core import stats as M
-
-
-def _binormal(n: int, d: float, seed: int, ties: int | None = None):
-    """n cases, half positive, positives shifted by d; optionally rounded to ``ties`` levels."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    s = rng.normal(size=n) + d * y
-    if ties is not None:
-        s = np.round(s * ties / 4.0)
-    return s, y
 
 
 def test_bootstrap_equals_a_plain_loop_over_resamples():

@@ -13,24 +13,10 @@ import math
 import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
+from stats_cases import binormal as _binormal
+from stats_cases import psi as _psi
 
 from core import stats as M
-
-
-def _binormal(n: int, d: float, seed: int, ties: int | None = None):
-    """n cases, half positive, positives shifted by d; optionally rounded to ``ties`` levels."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    s = rng.normal(size=n) + d * y
-    if ties is not None:
-        s = np.round(s * ties / 4.0)
-    return s, y
-
-
-def _psi(s: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(m, n) kernel: 1 if positive > negative, 1/2 if tied, 0 otherwise."""
-    sp, sn = s[y == 1][:, None], s[y == 0][None, :]
-    return (sp > sn) + 0.5 * (sp == sn)
 
 
 # --------------------------------------------------------------------------- AUC
