@@ -37,6 +37,7 @@ import numpy as np
 from core.events import Notice, Progress, drain
 from core.io.base import StudyInfo, quote
 from core.io.video import IMAGE_EXTENSIONS, VideoError, frame_files
+from core.io.video.index import looks_like_image
 
 __all__ = ["IMAGE_DIRS", "MASK_DIRS", "ImageSetError", "ImageSetIndex", "ImageSetReader",
            "ImageSetSource", "MASK_THRESHOLD"]
@@ -48,8 +49,6 @@ MASK_DIRS = ("masks", "ground truth", "groundtruth")
 MASK_THRESHOLD = 128
 """A mask pixel is foreground when its grey level is >= this (half of 0..255)."""
 
-# Magic numbers of the image formats of IMAGE_EXTENSIONS (as core.io.video.index checks).
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 _PROGRESS_EVERY = 64
 _NAMES_SHOWN = 8  # file names listed in a notice before "and N more"
 
@@ -93,14 +92,6 @@ def _subdir(root: Path, names: Sequence[str]) -> str | None:
         if n in found:
             return found[n]
     return None
-
-
-def _is_image(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(8).startswith(_IMAGE_MAGIC)
-    except OSError:
-        return False
 
 
 def _decode(path: Path, flags: int) -> np.ndarray:
@@ -200,7 +191,7 @@ class ImageSetReader:
         checks = [(root / images_dir / f) for f in files]
         checks += [root / str(masks_dir) / m for m in masks if m is not None]
         for k, f in enumerate(checks):
-            if not _is_image(f):
+            if not looks_like_image(f):
                 raise ImageSetError(f"{quote(f)} in the image set {quote(root)} is not a "
                                     f"readable image. File: {f}", f)
             if k % (4 * _PROGRESS_EVERY) == 0:

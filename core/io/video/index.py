@@ -193,7 +193,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return image
 
 
-def _looks_like_image(path: Path) -> bool:
+def looks_like_image(path: Path) -> bool:
+    """Whether ``path`` starts like a PNG, JPEG, BMP or TIFF file (magic bytes)."""
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -340,7 +341,7 @@ def _scan_folder(folder: Path) -> Generator[Progress, None, VideoInfo]:
         raise VideoError(f"The folder {_quote(folder)} holds no frame images ({kinds}). "
                          f"Folder: {folder}", folder)
     for k, name in enumerate(names):
-        if not _looks_like_image(folder / name):
+        if not looks_like_image(folder / name):
             raise VideoError(f"{_quote(Path(name))} in the folder {_quote(folder)} is not a "
                              f"readable image (frame {k}). File: {folder / name}",
                              folder / name)
