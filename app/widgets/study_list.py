@@ -1,4 +1,5 @@
-"""The project's studies of one task, with their split; right-click moves one between sets."""
+"""The project's studies of one task, with their split; right-click moves one between sets
+or sets its patient."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ class StudyListWidget(QListWidget):
     -------
     split_requested(int, str)
         The user asked to move a study (id) to the other set ("train" or "test").
+    subject_requested(int)
+        The user asked to set the patient (subject) of a study (id).
     """
 
     split_requested = Signal(int, str)
+    subject_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,4 +67,6 @@ class StudyListWidget(QListWidget):
         menu = QMenu(self)
         act = menu.addAction(f"Use for {'testing' if other == 'test' else 'training'}")
         act.triggered.connect(lambda: self.split_requested.emit(sid, other))
+        who = menu.addAction("Set patient…")
+        who.triggered.connect(lambda: self.subject_requested.emit(sid))
         menu.exec(self.mapToGlobal(pos))

@@ -102,6 +102,35 @@ class Workspace(QWidget):
     def can_redo(self) -> bool:
         return False
 
+    # ------------------------------------------------------------------ studies
+    def ask_subject(self, study_id: int) -> bool:
+        """Ask which patient (subject) a study belongs to, and record it.
+
+        Studies of one subject share its split; joining a subject on the other side of
+        the split is refused with the store's explanation. Returns True when changed.
+        """
+        from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+        from core.store import ProjectError
+
+        study = self.project.study(study_id)
+        current = "" if study.subject.startswith("study:") else study.subject
+        key, ok = QInputDialog.getText(
+            self, "Patient", f"Patient (a pseudonym, never a name) of {study.name}.\n"
+            "Studies of one patient are always on the same side of the train/test split.",
+            text=current)
+        key = key.strip()
+        if not ok or not key or key == current:
+            return False
+        try:
+            moved = self.project.set_subject(study_id, key)
+        except ProjectError as exc:
+            QMessageBox.warning(self, "Patient not changed", str(exc))
+            return False
+        self.message.emit(f"{moved.name} now belongs to patient {key} ({moved.split} set)")
+        self.reload()
+        return True
+
     # ------------------------------------------------------------------ files
     def import_actions(self) -> list[MenuAction]:
         """File-menu import entries shown while this tab is current."""

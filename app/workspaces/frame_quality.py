@@ -82,6 +82,7 @@ class FrameQualityWorkspace(Workspace):
         self.study_list.currentRowChanged.connect(self._on_study_row)
         self.study_list.setMaximumWidth(240)
         self.study_list.split_requested.connect(self.set_split)
+        self.study_list.subject_requested.connect(self.ask_subject)
 
         # centre: viewer + scrubber + strip + label buttons
         self.viewer = FrameViewerWidget()
@@ -176,7 +177,7 @@ class FrameQualityWorkspace(Workspace):
 
     def reload_studies(self) -> None:
         keep = self.study.id if self.study else None
-        rows = [(s.id, f"{s.name}  [{s.split}]\n{s.n_frames} frames · "
+        rows = [(s.id, f"{s.name}  [{s.split}]{_patient(s)}\n{s.n_frames} frames · "
                  f"{len(self.project.labels(s.id))} labelled", s.split)
                 for s in self.project.studies() if self.owns_task(s.task)]
         row = self.study_list.set_studies(rows, keep)
@@ -189,8 +190,12 @@ class FrameQualityWorkspace(Workspace):
         self.reload_studies()
 
     def set_split(self, study_id: int, split: str) -> None:
-        """Move a video between the training and the test set (video-level split)."""
+        """Move a video, with every video of its patient, to the training or test set."""
         self.project.set_split(study_id, split)
+        subject = self.project.study(study_id).subject_id
+        n = len(self.project.studies(subject_id=subject))
+        if n > 1:
+            self.message.emit(f"moved the patient's {n} videos to the {split} set")
         if self.study is not None and self.study.id == study_id:
             self.study = self.project.study(study_id)
         self.reload_studies()
@@ -409,3 +414,8 @@ class FrameQualityWorkspace(Workspace):
         done = export_labels_dialog(self, self.project)
         if done:
             self.message.emit(done)
+
+
+def _patient(study) -> str:
+    """`` · patient KEY`` when the study has a patient of its own, else nothing."""
+    return "" if study.subject.startswith("study:") else f" · patient {study.subject}"

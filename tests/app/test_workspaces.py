@@ -233,3 +233,33 @@ def test_window_says_when_it_upgraded_a_first_release_project(qtbot, tmp_path):
     text = win.statusBar().currentMessage()
     assert "upgraded from schema 1" in text and ".bak" in text
     win.close()
+
+
+def test_patient_of_a_video_set_from_the_list_keeps_its_videos_together(
+        qtbot, demo_folder, tmp_path, monkeypatch):
+    import shutil
+
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    folder = tmp_path / "copy"
+    shutil.copytree(demo_folder, folder)
+    project = Project.open(folder)
+    win = MainWindow(project)
+    qtbot.addWidget(win)
+    fq = win.workspaces["frame_quality"]
+    a, b, c = [s for s in project.studies() if s.split == "train"][:3]
+    answers = iter([("pat-1", True), ("pat-1", True), ("pat-1", True)])
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kw: next(answers))
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
+    assert fq.ask_subject(a.id) and fq.ask_subject(b.id)
+    assert project.study(a.id).subject_id == project.study(b.id).subject_id
+    assert "patient pat-1" in fq.study_list.item(0).text()
+    fq.set_split(a.id, "test")
+    assert project.study(b.id).split == "test" and project.study(c.id).split == "train"
+    assert "patient's 2 videos" in win.statusBar().currentMessage()
+    assert not fq.ask_subject(c.id)  # pat-1 is in the test set, c in training: refused
+    assert warnings and "never on both sides" in warnings[0]
+    assert project.study(c.id).subject != "pat-1"
+    win.close()
+    project.close()
