@@ -254,10 +254,12 @@ class AnnotationsMixin:
                 self._check(con, state.study_id, state.kind, state.frame, state.value,
                             state.geometry)
                 if state.kind in _ONE_PER_FRAME:  # another row may hold the frame now
-                    con.execute("DELETE FROM annotations WHERE study_id=? AND kind=? AND "
-                                "frame=? AND source=? AND id<>?", (state.study_id, state.kind,
-                                                                   state.frame, state.source,
-                                                                   int(ann_id)))
+                    for other in con.execute(
+                            f"SELECT {_ANN_COLS} FROM annotations WHERE study_id=? AND kind=? "
+                            "AND frame=? AND source=? AND id<>?",
+                            (state.study_id, state.kind, state.frame, state.source,
+                             int(ann_id))).fetchall():
+                        self._delete(con, other, user, time)
                 self._put(con, int(ann_id), state.study_id, state.kind, state.frame,
                           state.value, geo.encode(state.kind, state.geometry), state.source,
                           user, time, state.model_version)

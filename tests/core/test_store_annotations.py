@@ -137,3 +137,16 @@ def test_range_labelling_is_one_undo_step(project):
 def test_missing_annotation_is_a_clear_error(project):
     with pytest.raises(ProjectError, match="no annotation number 42"):
         project.delete_annotation(42)
+
+
+def test_undo_over_an_edit_made_elsewhere_is_logged(project):
+    s = _study(project, task="frame_quality")
+    hist = LabelHistory(project, user="dr_a")
+    hist.set(s.id, 2, "informative")
+    hist.clear(s.id, 2)
+    project.set_label(s.id, 2, "non-informative", user="dr_b")  # another window
+    hist.undo()  # brings dr_a's label back; dr_b's is replaced, and the log says so
+    assert project.label(s.id, 2).value == "informative"
+    log = project.label_history(s.id, 2)
+    assert [(e.value, e.user) for e in log[-2:]] == [(None, "dr_a"), ("informative", "dr_a")]
+    assert len(project.annotations(s.id, kind="frame_label")) == 1
