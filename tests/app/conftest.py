@@ -33,3 +33,14 @@ def no_thread_left_running():
         w.quit()
         w.wait(10000)
     assert not left, f"{len(left)} worker thread(s) left running"
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory):
+    """A small demo project, made once per test module."""
+    from core.demo import SMALL, make_demo_project
+    from core.events import drain
+
+    folder = tmp_path_factory.mktemp("demo")
+    drain(make_demo_project(folder, SMALL)).close()
+    return folder

@@ -8,16 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.main_window import MainWindow
-from core.demo import SMALL, make_demo_project
 from core.events import drain
 from core.store import Project
-
-
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    drain(make_demo_project(folder, SMALL)).close()
-    return folder
 
 
 @pytest.fixture

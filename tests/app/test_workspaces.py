@@ -18,8 +18,7 @@ from app.workspaces import (
     unregister_workspace,
     workspace_classes,
 )
-from core.demo import SMALL, make_demo_project
-from core.events import Scored, drain
+from core.events import Scored
 from core.store import Project
 
 APP = Path(__file__).resolve().parents[2] / "app"
@@ -70,13 +69,6 @@ def dummy_registered():
     register_workspace(DummyWorkspace)
     yield DummyWorkspace
     unregister_workspace(DummyWorkspace.task_name)
-
-
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    drain(make_demo_project(folder, SMALL)).close()
-    return folder
 
 
 @pytest.fixture
