@@ -121,10 +121,10 @@ class TrainingController(QObject):
         if self.is_running() or self.last_run_id is None:
             return
         project, run_id = self.workspace.project, self.last_run_id
-        opts = self.workspace.task_options()
         self.panel.set_running(True)
         self.panel.progress.setFormat("evaluating…")
-        self._start(lambda: evaluate_run(project, run_id, task_options=opts), "evaluate")
+        # with the run's recorded settings (task options, seed, precision): reproducible
+        self._start(lambda: evaluate_run(project, run_id), "evaluate")
 
     def _start(self, factory, name: str) -> None:
         # keep finished workers referenced until their thread has really ended

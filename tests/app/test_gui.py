@@ -104,6 +104,9 @@ def test_train_to_the_end_updates_strip_and_disagreements(qtbot, window):
     qtbot.waitUntil(lambda: "Test AUC" in panel.result.text(), timeout=120_000)
     assert panel.plots.currentWidget() is panel.roc and len(panel.roc.curve.getData()[0]) > 2
     assert "AUC" in panel.roc.getPlotItem().titleLabel.text
+    run = window.project.run(run.id)  # evaluated exactly as the run recorded
+    assert run.metrics["test_settings"]["task_options"] == run.task_options
+    assert run.metrics["test_settings"]["precision"] == run.precision
     qtbot.waitUntil(lambda: not window.controller.is_running(), timeout=10_000)
 
 
