@@ -13,84 +13,12 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from core.cli_progress import ProgressPrinter, drive
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WEIGHTS, EXIT_INPUT, EXIT_CANCEL = 0, 1, 2, 3, 4, 130
-
-
-class ProgressPrinter:
-    """Turns core events into a progress bar on stderr."""
-
-    def __init__(self, stream=None, quiet: bool = False) -> None:
-        self.stream = stream or sys.stderr
-        self.quiet = quiet
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._last_key: tuple | None = None
-        self._open = False
-
-    def _bar(self, done: int, total: int, width: int = 28) -> str:
-        frac = 0.0 if total <= 0 else min(1.0, done / total)
-        n = int(round(frac * width))
-        return "[" + "#" * n + "-" * (width - n) + f"] {frac:6.1%}"
-
-    def _emit(self, line: str, key: tuple) -> None:
-        if self.quiet:
-            return
-        if self.tty:
-            self.stream.write("\r\x1b[2K" + line)
-            self._open = True
-        elif key != self._last_key:
-            self.stream.write(line + "\n")
-        self._last_key = key
-        self.stream.flush()
-
-    def _newline(self) -> None:
-        if self._open and not self.quiet:
-            self.stream.write("\n")
-            self.stream.flush()
-        self._open = False
-
-    def __call__(self, ev: object) -> None:
-        from core.events import BatchEnd, EpochEnd, Notice, Progress
-
-        if isinstance(ev, Progress):
-            step = max(1, ev.total // 20)
-            self._emit(f"{ev.stage:>10} {self._bar(ev.done, ev.total)} {ev.done}/{ev.total} "
-                       f"{ev.message}", (ev.stage, ev.done // step if ev.done < ev.total else -1))
-        elif isinstance(ev, BatchEnd):
-            step = max(1, ev.total // 20)
-            self._emit(f"     train {self._bar(ev.done, ev.total)} epoch {ev.epoch + 1} "
-                       f"loss {ev.loss:.4f} {ev.images_per_s:5.0f} img/s ETA {_fmt_s(ev.eta_s)}",
-                       ("train", ev.done // step))
-        elif isinstance(ev, EpochEnd):
-            self._newline()
-            if not self.quiet:
-                self.stream.write(ev.summary() + "\n")
-        elif isinstance(ev, Notice):
-            self._newline()
-            if not self.quiet:
-                self.stream.write(("warning: " if ev.level == "warning" else "") + ev.message
-                                  + "\n")
-
-    def close(self) -> None:
-        self._newline()
-
-
-def _fmt_s(s: float) -> str:
-    s = int(max(0, s))
-    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
-def drive(gen: Generator, printer: ProgressPrinter | None = None):
-    """Run a core generator to the end, printing its events; returns its value."""
-    from core.events import drain
-
-    printer = printer or ProgressPrinter()
-    try:
-        return drain(gen, printer)
-    finally:
-        printer.close()
 
 
 def _jsonable(o):
@@ -160,15 +88,19 @@ def cmd_labels(args) -> int:
         _out(args, {"imported": n}, f"{n} labels imported from {args.file}")
     else:
         with Project.open(args.project) as project:
-            n = export_labels_csv(project, args.file)
-        _out(args, {"exported": n}, f"{n} labels written to {args.file}")
+            n = export_labels_csv(project, args.file, deidentify=not args.keep_names)
+        _out(args, {"exported": n, "deidentified": not args.keep_names},
+             f"{n} labels written to {args.file}"
+             + ("" if args.keep_names else " (studies by key, not by name: --keep-names "
+                "writes their names and file paths)"))
     return EXIT_OK
 
 
 def _task_options(args) -> dict | None:
     """The task options given on the command line; None when none was (a run's recorded
     options, or the task's defaults, apply)."""
-    opts = {k: v for k, v in (("crops_per_frame", args.crops), ("test_crops", args.test_crops))
+    opts = {k: v for k, v in (("crops_per_frame", args.crops), ("test_crops", args.test_crops),
+                              ("sample_interval_s", getattr(args, "sample_interval", None)))
             if v is not None}
     return opts or None
 
@@ -178,7 +110,7 @@ def cmd_train(args) -> int:
     from core.store import Project
     from core.train.engine import TrainConfig
 
-    cfg = TrainConfig(depth=args.depth, init=args.init, epochs=args.epochs,
+    cfg = TrainConfig(depth=args.depth, init=args.init, arch=args.arch, epochs=args.epochs,
                       batch_size=args.batch_size, patience=args.patience, seed=args.seed,
                       device=args.device, precision=args.precision, val_every=args.val_every)
     with Project.open(args.project) as project:
@@ -192,18 +124,26 @@ def cmd_train(args) -> int:
                "epochs_run": r.epochs_run, "iterations": r.iterations, "stopped": r.stopped,
                "snapshot": run.best_snapshot, "device": r.device, "precision": r.precision,
                "seed": run.seed, "task_options": run.task_options, "split": run.split,
-               "history": r.history}
+               "history": r.history, "disk_bytes": r.disk_bytes}
     _out(args, payload, f"run {run.id} ({run.depth}): best validation AUC {r.best_auc:.4f} "
-                        f"at epoch {r.best_epoch + 1}; model {run.best_snapshot}")
+                        f"at epoch {r.best_epoch + 1}; model {run.best_snapshot}; "
+                        f"{r.disk_bytes / 2**20:.1f} MB on disk")
     return EXIT_OK
 
 
 def _roc_text(res) -> str:
+    from core.stats import verdict
+
     lines = [f"AUC {res.auc:.4f} (95% CI {res.auc_ci[0]:.4f}-{res.auc_ci[1]:.4f}, DeLong); "
              f"{res.n_pos} positive, {res.n_neg} negative"]
+    lo, hi = res.auc_ci_boot
+    if math.isfinite(lo) and math.isfinite(hi):
+        unit = f"{res.n_groups} videos resampled" if res.grouped else "frames resampled"
+        lines.append(f"  95% CI {lo:.4f}-{hi:.4f} (bootstrap, {unit})")
     for op in res.operating_points:
         lines.append(f"  sensitivity at {op.fpr:.0%} FPR: {op.tpr:.3f} "
                      f"(95% CI {op.tpr_ci[0]:.3f}-{op.tpr_ci[1]:.3f})")
+    lines += [f"verdict: {s}" for s in verdict(res, res.n_groups)]
     return "\n".join(lines)
 
 
@@ -246,19 +186,27 @@ def cmd_runs(args) -> int:
 
 
 def cmd_weights(args) -> int:
-    from core.train.weights import cache_path, import_weights, missing_message, resolve_weights
+    from core.train.weights import (
+        WeightsMissingError,
+        cache_path,
+        install_weights,
+        missing_message,
+        resolve_weights,
+    )
 
     if args.action == "import":
-        dest = import_weights(args.file)
-        _out(args, {"installed": str(dest)}, f"weights installed at {dest}")
+        w = install_weights(args.file)
+        _out(args, {"installed": str(w.path), "sha256": w.sha256, "original": w.original},
+             f"installed {w.describe()}")
         return EXIT_OK
     try:
         w = resolve_weights(allow_download=False)
-    except Exception:
+    except WeightsMissingError:
         _out(args, {"available": False, "expected": str(cache_path())}, missing_message())
         return EXIT_WEIGHTS
-    _out(args, {"available": True, "path": str(w.path), "sha256": w.sha256_prefix},
-         f"ImageNet AlexNet weights found: {w.path}")
+    _out(args, {"available": True, "path": str(w.path), "sha256": w.sha256,
+                "original": w.original, "kind": w.kind},
+         f"found {w.describe()}")
     return EXIT_OK
 
 
@@ -270,11 +218,12 @@ def cmd_demo(args) -> int:
     summary = drive(headless_demo(folder, size=size, depth=args.depth, epochs=args.epochs,
                                   weights_path=args.weights, seed=args.seed,
                                   device=args.device), ProgressPrinter(quiet=args.quiet))
+    from core.stats import RocResult
+
     t = summary["test"]
     _out(args, summary,
-         f"demo run {summary['run']} ({summary['depth']}): test AUC {t['auc']:.4f} "
-         f"(95% CI {t['auc_ci'][0]:.4f}-{t['auc_ci'][1]:.4f}) on {t['n_pos'] + t['n_neg']} "
-         f"test frames; project {summary['project']}")
+         f"demo run {summary['run']} ({summary['depth']}), project {summary['project']}, "
+         f"test frames:\n" + _roc_text(RocResult.from_dict(t)))
     return EXIT_OK
 
 
@@ -283,7 +232,7 @@ def cmd_demo(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from core.tasks import task_names
-    from core.train.model import DEPTHS, INITS
+    from core.train.model import ARCHS, DEPTHS, INITS
 
     p = argparse.ArgumentParser(prog="layertune", description="Fine-tune AlexNet on expert "
                                 "labels at a chosen depth (Tajbakhsh et al., TMI 2016).")
@@ -319,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=("import", "export"))
     sp.add_argument("--project", required=True)
     sp.add_argument("file")
+    sp.add_argument("--keep-names", action="store_true",
+                    help="export: name studies by their names and add file paths, users and "
+                    "times (default: de-identified study keys)")
     common(sp)
     sp.set_defaults(func=cmd_labels)
 
@@ -327,11 +279,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--task", choices=(*task_names(), "frames"), default="frame_quality",
                     help="the task (frames: the first release's name of frame_quality)")
     sp.add_argument("--depth", choices=DEPTHS, required=True)
-    sp.add_argument("--init", choices=INITS, default="gaussian")
+    sp.add_argument("--init", choices=INITS, default=INITS[0],
+                    help="scratch initialisation (caffe: the BVLC prototxt's fillers)")
+    sp.add_argument("--arch", choices=ARCHS, default="torchvision",
+                    help="torchvision's AlexNet, or bvlc: Table I's Caffe AlexNet (scratch, "
+                         "or --weights in that layout)")
     sp.add_argument("--epochs", type=int, default=30)
     sp.add_argument("--patience", type=int, default=5)
     sp.add_argument("--batch-size", type=int, default=32)
-    sp.add_argument("--fraction", type=float, default=1.0, help="share of training videos")
+    sp.add_argument("--fraction", type=float, default=1.0,
+                    help="share of the training data (0.5, 0.1, 0.01...): whole videos where "
+                    "there are enough, else frames spread through each; validation unchanged")
+    sp.add_argument("--sample-interval", type=float, metavar="SECONDS",
+                    help="train on one labelled frame every SECONDS of video (the paper: 5); "
+                    "default 0: every labelled frame")
     sp.add_argument("--weights", help="ImageNet AlexNet weights file (torchvision format)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
@@ -379,9 +340,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _error(exc: object) -> None:
+    """Print ``error: ...`` on stderr; bytes of a name that is not UTF-8 (kept by Python
+    as lone surrogates) are shown as ``\\xff`` instead of failing to print."""
+    text = str(exc)
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    print(f"error: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from core.io.base import UnsupportedInputError
     from core.store import ProjectError
+    from core.train.checkpoint import SnapshotError
     from core.train.weights import WeightsError
 
     parser = build_parser()
@@ -394,16 +367,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCEL
     except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_WEIGHTS
-    except (ProjectError, UnsupportedInputError, ValueError, FileNotFoundError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ProjectError, UnsupportedInputError, SnapshotError, ValueError, FileNotFoundError,
+            OSError) as exc:
+        _error(exc)
         return EXIT_INPUT
     except Exception as exc:
         from core.io.video import VideoError
 
         if isinstance(exc, VideoError):
-            print(f"error: {exc}", file=sys.stderr)
+            _error(exc)
             return EXIT_INPUT
-        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        _error(f"unexpected {type(exc).__name__}: {exc}")
         return EXIT_FAIL

@@ -23,14 +23,56 @@ import numpy as np
 from core.events import Notice, Progress
 
 __all__ = [
-    "FrameSource", "Reader", "StudyInfo", "UnsupportedInputError", "VolumeSource", "quote",
+    "BadNameError", "FrameSource", "Reader", "StudyInfo", "UnsupportedInputError",
+    "VolumeSource", "check_name", "printable", "quote", "valid_text",
 ]
+
+
+def printable(path: str | os.PathLike[str]) -> str:
+    """``path`` as text that prints whatever bytes its name holds: bytes that are not
+    UTF-8 (kept by Python as lone surrogates) are shown as ``\\xff``."""
+    try:
+        raw = os.fsencode(path)
+    except (TypeError, UnicodeEncodeError):
+        return os.fspath(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def quote(path: str | os.PathLike[str]) -> str:
     """A file's name in curly quotes, as messages name files (the full path follows)."""
     p = Path(path)
-    return f"\u201c{p.name or p}\u201d"
+    return f"\u201c{printable(p.name or p)}\u201d"
+
+
+def valid_text(name: str) -> bool:
+    """True when ``name`` is valid text (no undecodable bytes kept as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept as lone surrogates
+        return False
+    return True
+
+
+def check_name(path: str | os.PathLike[str], name: str | None = None) -> None:
+    """Refuse a path whose name is not valid UTF-8 before it reaches the decoder (OpenCV
+    crashes on such names) or the project database (which stores text).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Every part of it is checked (the file and the folders above it).
+    name : str, optional
+        Check only this name (an entry of a folder), reporting ``path``.
+
+    Raises
+    ------
+    BadNameError
+        Naming the file or folder and the bytes at fault.
+    """
+    parts = Path(path).parts if name is None else (name,)
+    bad = [part for part in parts if not valid_text(part)]
+    if bad:
+        raise BadNameError(path, bad[0])
 
 
 @dataclass(frozen=True)
@@ -206,13 +248,39 @@ class UnsupportedInputError(ValueError):
         kinds = "; ".join(supported) or "nothing (no reader is registered)"
         if missing:
             message = (f"{quote(p)} was not found: no file or folder exists at this path. "
-                       f"Path: {p}")
+                       f"Path: {printable(p)}")
         else:
             what = "folder" if p.is_dir() else "file"
             why = reason or f"it is not a kind of {what} LayerTune reads"
             message = (f"LayerTune cannot import the {what} {quote(p)}: {why}. "
-                       f"Supported: {kinds}. Path: {p}")
+                       f"Supported: {kinds}. Path: {printable(p)}")
         super().__init__(message)
         self.path = str(p)
         self.supported = tuple(supported)
         self.missing = missing
+
+
+class BadNameError(UnsupportedInputError):
+    """A file or folder name is not valid UTF-8 text (bytes such as ``clip\\xff.avi``
+    from another system's encoding): it is refused before it reaches the decoder.
+
+    Attributes
+    ----------
+    path : str
+        The path (printable: undecodable bytes as ``\\xff``).
+    part : str
+        The printable name at fault (the file, or a folder above it).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], part: str) -> None:
+        shown, name = printable(path), printable(part)
+        what = "folder" if Path(path).name != part or Path(path).is_dir() else "file"
+        ValueError.__init__(
+            self, f"LayerTune cannot import {quote(path)}: the name of the {what} "
+                  f"\u201c{name}\u201d is not valid UTF-8 text (it holds bytes of another "
+                  "encoding, shown as \\x..), which the video decoder and the project "
+                  f"cannot handle safely. Rename it (letters, digits, - and _ are always "
+                  f"safe) and import it again. Path: {shown}")
+        self.path, self.part = shown, name
+        self.supported = ()
+        self.missing = False

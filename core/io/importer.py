@@ -35,8 +35,9 @@ class StudyMissingError(ProjectError, FileNotFoundError):
 
 def _scan(path: str | os.PathLike[str]
           ) -> Generator[Progress | Notice, None, list[StudyInfo]]:
+    path = Path(path).absolute()  # stored as is: it must not depend on the working directory
     reader = reader_for(path)
-    infos = yield from reader.scan(Path(path))
+    infos = yield from reader.scan(path)
     if not infos:
         raise ValueError(f"The {reader.name} reader found no study in {quote(path)}. "
                          f"Path: {path}")

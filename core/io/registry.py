@@ -17,8 +17,9 @@ import os
 import threading
 from pathlib import Path
 
-from core.io.base import Reader, UnsupportedInputError
+from core.io.base import Reader, UnsupportedInputError, check_name, valid_text
 from core.io.images import ImageSetReader
+from core.io.video.index import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from core.io.video.reader import FrameFolderReader, VideoReader
 
 __all__ = ["reader_for", "reader_for_kind", "readers", "register_reader", "supported_inputs"]
@@ -82,10 +83,16 @@ def reader_for(path: str | os.PathLike[str]) -> Reader:
     UnsupportedInputError
         Nothing exists at ``path``, or no reader takes it; the message names the file
         and lists the supported kinds of input.
+    BadNameError
+        (an ``UnsupportedInputError``) the name of the file, of a folder above it, or of
+        an image or video inside the folder is not valid UTF-8: the decoder would crash.
     """
     p = Path(path)
+    check_name(p)  # before anything probes it: OpenCV crashes on such names
     if not p.exists():
         raise UnsupportedInputError(p, supported_inputs(), missing=True)
+    if p.is_dir():
+        _check_inside(p)
     for reader in readers():
         if reader.can_read(p):
             return reader
@@ -102,6 +109,21 @@ def reader_for(path: str | os.PathLike[str]) -> Reader:
     elif p.is_file() and p.stat().st_size == 0:
         reason = "the file is empty (0 bytes)"
     raise UnsupportedInputError(p, supported_inputs(), reason=reason)
+
+
+def _check_inside(folder: Path) -> None:
+    """Check the names of the images, videos and folders one and two levels inside
+    ``folder`` (a frame folder's frames, an image set's ``images/`` and ``masks/``)."""
+    wanted = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+    try:
+        level = list(os.scandir(folder))
+        below = [e2 for e in level if e.is_dir() and valid_text(e.name)
+                 for e2 in os.scandir(e.path)]
+    except OSError:
+        return  # the readers say why a folder cannot be listed
+    for e in level + below:
+        if e.is_dir() or Path(e.name).suffix.lower() in wanted:
+            check_name(e.path, e.name)
 
 
 def reader_for_kind(kind: str) -> Reader:

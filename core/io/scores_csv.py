@@ -6,11 +6,12 @@ into the two arrays they take, and says which line of which file is wrong when i
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
 import numpy as np
+
+from core.io.csv_rows import csv_rows
 
 __all__ = ["read_scores_csv"]
 
@@ -32,20 +33,21 @@ def read_scores_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     ValueError
-        Naming the file and line of the first bad header or row.
+        Naming the file and line of the first bad header or row (a
+        :class:`~core.io.csv_rows.CsvFileError` for a row that breaks the CSV format,
+        e.g. a stray quote: the line it opens on).
     """
     p = Path(path)
     scores: list[float] = []
     labels: list[int] = []
     with p.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel writes a BOM
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        cols = [c.strip().lower() for c in header] if header else []
+        rows = csv_rows(fh, p)
+        first = next(rows, None)
+        cols = [c.strip().lower() for c in first[1]] if first else []
         if "score" not in cols or "label" not in cols:
             raise ValueError(f"{p}:1: header must name columns 'score' and 'label', got {cols}")
         i_s, i_l = cols.index("score"), cols.index("label")
-        for row in reader:
-            line = reader.line_num
+        for line, row in rows:
             if not any(c.strip() for c in row):
                 continue
             if len(row) <= max(i_s, i_l):

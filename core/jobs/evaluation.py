@@ -20,8 +20,7 @@ from core.events import Notice, Progress
 from core.jobs.records import data_rng
 from core.jobs.training import best_snapshot, model_version, put_item_predictions
 from core.tasks.base import ItemSet, get_task, subject_of
-from core.train.checkpoint import load_snapshot
-from core.train.model import build_alexnet
+from core.train.checkpoint import SnapshotError, load_model
 from core.train.predict import predict
 
 
@@ -53,15 +52,25 @@ def load_run_model(project, run_id: int, *, task_options=None, seed: int | None 
 
     ``task_options`` replaces the recorded task options when given; ``seed``,
     ``device`` and ``precision`` default to the run's.
+
+    Raises
+    ------
+    core.train.checkpoint.SnapshotError
+        The run's model file is damaged or not a LayerTune snapshot (never loaded
+        unsafely: a file with code in it is refused unread).
+    core.train.weights.WeightsMissingError
+        A fine-tuned run's snapshot holds only the tuned layers and the pretrained file
+        it names (by SHA-256) is not here.
     """
     run = project.run(run_id)
     if not run.best_snapshot:
         raise ValueError(f"run {run_id} has no saved model (status: {run.status})")
     options = task_options if task_options is not None else (run.task_options or {})
     t = get_task(run.task, **options)
-    sd, meta = load_snapshot(project.folder / run.best_snapshot)
-    model = build_alexnet(int(meta.get("n_classes", len(t.class_names))))
-    model.load_state_dict(sd)
+    try:  # the full model: the snapshot, completed from the pretrained file if need be
+        model, _ = load_model(project.folder / run.best_snapshot, len(t.class_names))
+    except SnapshotError as exc:
+        raise exc.for_run(run_id) from None
     snap = next((s for s in project.snapshots(run_id) if s.path == run.best_snapshot), None)
     if seed is None:
         seed = run.seed if run.seed is not None else int(run.config.get("seed", 0))
@@ -90,12 +99,16 @@ def evaluate_run(project, run_id: int, *, task_options=None, seed: int | None = 
     probabilities are stored as the run's ``test`` predictions; the result goes to the
     run's metrics under ``"test"`` and the settings used under ``"test_settings"``.
     """
+    recorded = project.run(run_id).task_options or {}
     device, notice = _device(project.run(run_id).device, device)
     if notice is not None:
         yield notice
+    if task_options is not None:  # given options override the run's, one by one
+        task_options = {**recorded, **task_options}
     rm = load_run_model(project, run_id, task_options=task_options, seed=seed,
                         device=device, precision=precision)
     run, t = rm.run, rm.task
+    yield _settings_notice(t.options, recorded, task_options)
     ids, dropped = _test_studies(project, rm)
     if dropped:
         yield Notice(f"not evaluated: {', '.join(dropped)} (its subject was trained on by "
@@ -122,6 +135,18 @@ def evaluate_run(project, run_id: int, *, task_options=None, seed: int | None = 
     project.finish_run(run.id, run.status, best_auc=run.best_auc,
                        best_snapshot=project.folder / run.best_snapshot, metrics=metrics)
     return res
+
+
+def _settings_notice(used: dict, recorded: dict, asked: dict | None) -> Notice:
+    """Which test settings evaluation uses: the run's own, or those asked for."""
+    if "test_crops" in used:
+        n = used["test_crops"]
+        if asked and "test_crops" in asked and asked["test_crops"] != recorded.get("test_crops"):
+            was = recorded.get("test_crops")
+            return Notice(f"evaluating with {n} test crops per frame as asked (the run "
+                          f"used {was if was is not None else 'the default'})")
+        return Notice(f"evaluating with the run's settings: {n} test crops per frame")
+    return Notice("evaluating with the run's settings")
 
 
 def _provenance(rm: RunModel) -> dict:

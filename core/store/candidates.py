@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from core.store.db import ProjectError, from_json, now, to_json, where
+from core.store.db import ProjectError, now, to_json, where
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,11 @@ class Candidate:
 _COLS = "id, study_id, generator, version, frame, center, extent, score, hit, params"
 
 
-def _candidate(r: tuple) -> Candidate:
-    return Candidate(r[4], tuple(from_json(r[5])), tuple(from_json(r[6])), r[7], r[8],
-                     from_json(r[9]) or {}, r[0], r[1], r[2], r[3])
+def _candidate(r: tuple, db) -> Candidate:
+    what = f"candidate {r[0]}"
+    return Candidate(r[4], tuple(db._json(r[5], f"the centre of {what}")),
+                     tuple(db._json(r[6], f"the extent of {what}")), r[7], r[8],
+                     db._json(r[9], f"the parameters of {what}") or {}, r[0], r[1], r[2], r[3])
 
 
 class CandidatesMixin:
@@ -82,7 +84,7 @@ class CandidatesMixin:
         cond, args = where({"study_id": int(study_id), "generator": generator,
                             "frame": None if frame is None else int(frame)})
         rows = self._read(f"SELECT {_COLS} FROM candidates{cond} ORDER BY frame, id", args)
-        return [_candidate(r) for r in rows]
+        return [_candidate(r, self) for r in rows]
 
     def set_candidate_hits(self, hits: Mapping[int, int | None]) -> None:
         """Record each candidate's hit label (1, 0 or None), derived from annotations."""

@@ -111,21 +111,48 @@ def explain(exc: sqlite3.Error, folder: Path) -> str:
             f"LayerTune cannot write to the project folder {folder}. Check that the "
             "folder and the files in it are not read-only and that you may change them."
         )
-    if "not a database" in text or "malformed" in text:
-        return f"The project database in {folder} is damaged or is not a LayerTune project ({exc})."
+    if "not a database" in text:
+        return damaged(folder, f"it is not an SQLite database ({exc})", maybe_foreign=True)
+    if any(k in text for k in ("malformed", "could not decode", "no such column",
+                               "no such table")):
+        return damaged(folder, str(exc))
     return f"The project {folder} could not be used ({exc})."
+
+
+def damaged(folder: Path, detail: str, *, maybe_foreign: bool = False) -> str:
+    """The message for a damaged project database: which file, what, and its backup
+    (``maybe_foreign``: it may also be another program's file of that name)."""
+    db = Path(folder) / DB_NAME
+    try:
+        backups = sorted(Path(folder).glob(f"{DB_NAME}.schema-*.bak"),
+                         key=lambda p: p.stat().st_mtime)
+    except OSError:
+        backups = []
+    if backups:
+        tail = (f" The automatic backup LayerTune made before its last upgrade is "
+                f"{backups[-1]}: to go back to it, close LayerTune, move {DB_NAME} aside and "
+                f"copy the backup to {DB_NAME} (work done since the backup is not in it).")
+    else:
+        tail = (" There is no automatic backup of it (LayerTune makes one before upgrading a "
+                "project): restore the project folder from your own backups.")
+    what = "is damaged or is not a LayerTune project" if maybe_foreign else "is damaged"
+    return f"The project database {db} {what}: {detail}.{tail}"
 
 
 class Database:
     """One project folder's SQLite database: opening, checking, migrating, transactions."""
 
     def __init__(self, folder: Path, *, _create: bool = False) -> None:
-        self.folder = Path(folder)
+        # Absolute (not resolved: a symlinked folder keeps its name), so that the paths
+        # the jobs build from it (``folder / "snapshots" / ...``) store correctly
+        # relative to the project whatever the working directory (``--project p1``).
+        self.folder = Path(folder).absolute()
         self.snapshots_dir = self.folder / "snapshots"
         self._lock = threading.RLock()
         self._con: sqlite3.Connection | None = None
         self.migrated_from: int | None = None  # schema version before this open migrated it
         self.backup_path: Path | None = None
+        self.removed_temp_files: list[Path] = []  # leftovers of killed snapshot writes
         db = self.folder / DB_NAME
         try:
             self._con = sqlite3.connect(
@@ -145,6 +172,12 @@ class Database:
                     "INSERT OR REPLACE INTO meta VALUES ('last_app_version', ?)", (__version__,)
                 )
             self.snapshots_dir.mkdir(exist_ok=True)
+            if not _create:
+                self._repair_paths()
+                # ~230 MB each; late import: core.train.checkpoint imports torch lazily
+                from core.train.checkpoint import remove_stale_temp_files
+
+                self.removed_temp_files = remove_stale_temp_files(self.snapshots_dir)
         except BaseException as exc:
             self.close()
             if _create:  # leave no half-made project behind
@@ -153,6 +186,9 @@ class Database:
                         Path(f"{db}{suffix}").unlink(missing_ok=True)
             if isinstance(exc, sqlite3.Error):
                 raise ProjectError(explain(exc, self.folder)) from exc
+            if isinstance(exc, UnicodeDecodeError):
+                raise ProjectError(damaged(self.folder, f"text in it is not readable ({exc})")
+                                   ) from exc
             if isinstance(exc, OSError):
                 raise ProjectError(
                     f"LayerTune cannot write to the project folder {self.folder} ({exc.strerror})."
@@ -273,6 +309,18 @@ class Database:
                 return self._conn().execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise ProjectError(explain(exc, self.folder)) from exc
+            except UnicodeDecodeError as exc:
+                raise ProjectError(damaged(self.folder, f"text in it is not readable ({exc})")
+                                   ) from exc
+
+    def _json(self, text: str | None, what: str) -> Any:
+        """``from_json(text)``; a value that is not JSON means the database is damaged:
+        :class:`ProjectError` naming the database, ``what`` and the backup."""
+        try:
+            return from_json(text)
+        except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError
+            detail = f"{what} cannot be read (not valid JSON: {exc})"
+            raise ProjectError(damaged(self.folder, detail)) from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -292,16 +340,45 @@ class Database:
                         explain(exc, self.folder) + " Nothing was saved by "
                         "this step; earlier work is safe."
                     ) from exc
+                if isinstance(exc, UnicodeDecodeError):
+                    raise ProjectError(damaged(self.folder, f"text in it is not readable "
+                                                            f"({exc})")) from exc
                 raise
 
     def _relative(self, path: str | Path | None) -> str | None:
-        """``path`` relative to the project folder when inside it (posix), else as is."""
+        """``path`` relative to the project folder when inside it (posix), else as is.
+
+        A relative ``path`` is taken as relative to the project folder, unless only the
+        working directory holds it (``p1/snapshots/x.pt`` given while in ``p1``'s parent).
+        """
         if path is None:
             return None
         p = Path(path)
-        if p.is_absolute():
-            try:
-                p = p.resolve().relative_to(self.folder.resolve())
-            except ValueError:
-                return str(p)  # outside the project: keep the absolute path
-        return p.as_posix()
+        if not p.is_absolute():
+            if (self.folder / p).exists() or not p.absolute().exists():
+                return p.as_posix()
+            p = p.absolute()
+        try:
+            return p.resolve().relative_to(self.folder.resolve()).as_posix()
+        except ValueError:
+            return str(p)  # outside the project: keep the absolute path
+
+    def _repair_paths(self) -> None:
+        """Fix snapshot paths recorded relative to the working directory instead of the
+        project folder (``p1/snapshots/...`` for ``--project p1``, before 0.6)."""
+        fixes = []
+        for table, col in (("runs", "best_snapshot"), ("snapshots", "path")):
+            rows = self._conn().execute(
+                f"SELECT id, {col} FROM {table} WHERE {col} IS NOT NULL").fetchall()
+            for row_id, stored in rows:
+                parts = Path(stored).parts
+                if not parts or Path(stored).is_absolute() or (self.folder / stored).exists():
+                    continue
+                for k in range(1, len(parts)):
+                    if (self.folder.joinpath(*parts[k:])).is_file():
+                        fixes.append((table, col, Path(*parts[k:]).as_posix(), row_id))
+                        break
+        if fixes:
+            with self._write() as con:
+                for table, col, value, row_id in fixes:
+                    con.execute(f"UPDATE {table} SET {col}=? WHERE id=?", (value, row_id))

@@ -19,7 +19,7 @@ from typing import Any
 
 from core.store.annotations import AnnotationsMixin
 from core.store.candidates import CandidatesMixin
-from core.store.db import DB_NAME, Database, ProjectError, from_json, to_json
+from core.store.db import DB_NAME, Database, ProjectError, to_json
 from core.store.runs import RunsMixin
 from core.store.studies import StudiesMixin
 
@@ -88,7 +88,7 @@ class Project(Database, StudiesMixin, AnnotationsMixin, CandidatesMixin, RunsMix
     def get_setting(self, key: str, default: Any = None) -> Any:
         """A user preference stored in the project (JSON), or ``default``."""
         rows = self._read("SELECT value FROM settings WHERE key=?", (key,))
-        return from_json(rows[0][0]) if rows else default
+        return self._json(rows[0][0], f"the setting {key!r}") if rows else default
 
     def set_setting(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable preference under ``key``."""
@@ -98,7 +98,7 @@ class Project(Database, StudiesMixin, AnnotationsMixin, CandidatesMixin, RunsMix
     def get_info(self, key: str, default: Any = None) -> Any:
         """An application fact about the project (JSON in ``meta``), or ``default``."""
         rows = self._read("SELECT value FROM meta WHERE key=?", (f"info:{key}",))
-        return from_json(rows[0][0]) if rows else default
+        return self._json(rows[0][0], f"the project fact {key!r}") if rows else default
 
     def set_info(self, key: str, value: Any) -> None:
         with self._write() as con:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from core.store.db import ProjectError, choice, from_json, now, to_json, where
+from core.store.db import ProjectError, choice, now, to_json, where
 from core.store.schema import ITEM_KINDS, PREDICTION_SPLITS, RUN_STATUSES
 
 #: Run columns that record how to reproduce it (JSON ones are dicts or lists).
@@ -107,12 +107,13 @@ _PRED_COLS = ("id, run_id, snapshot_id, split, study_id, item_kind, n_classes, i
               "epoch, model_version, time, map_path")
 
 
-def _run(row: tuple) -> Run:
+def _run(row: tuple, db) -> Run:
     r = list(row)
-    r[3], r[9] = from_json(r[3]), from_json(r[9])
+    r[3] = db._json(r[3], f"the settings of run {r[0]}")
+    r[9] = db._json(r[9], f"the results of run {r[0]}")
     for i, name in enumerate(RECORD_FIELDS, start=10):
         if name in _JSON_FIELDS:
-            r[i] = from_json(r[i])
+            r[i] = db._json(r[i], f"the {name.replace('_', ' ')} of run {r[0]}")
     return Run(*r)
 
 
@@ -175,13 +176,13 @@ class RunsMixin:
             rows = self._read(f"SELECT {_RUN_COLS} FROM runs ORDER BY id")
         else:
             rows = self._read(f"SELECT {_RUN_COLS} FROM runs WHERE task=? ORDER BY id", (task,))
-        return [_run(r) for r in rows]
+        return [_run(r, self) for r in rows]
 
     def run(self, run_id: int) -> Run:
         rows = self._read(f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (int(run_id),))
         if not rows:
             raise ProjectError(f"There is no training run number {run_id} in this project.")
-        return _run(rows[0])
+        return _run(rows[0], self)
 
     # ------------------------------------------------------------------ snapshots
     def add_snapshot(self, run_id: int, epoch: int, path: str | Path, val_auc: float | None,
@@ -203,7 +204,8 @@ class RunsMixin:
         if _id is not None:
             sql, args = sql + " AND id=?", (*args, _id)
         rows = self._read(sql + " ORDER BY id", args)
-        return [Snapshot(r[0], r[1], r[2], r[3], r[4], from_json(r[5]), r[6], bool(r[7]))
+        return [Snapshot(r[0], r[1], r[2], r[3], r[4],
+                         self._json(r[5], f"the metadata of snapshot {r[0]}"), r[6], bool(r[7]))
                 for r in rows]
 
     def set_snapshot_kept(self, snapshot_id: int, kept: bool) -> None:
@@ -303,7 +305,8 @@ class RunsMixin:
         runs = [r[0] for r in self._read("SELECT id FROM runs WHERE experiment_id=? ORDER BY id",
                                          (int(experiment_id),))]
         r = rows[0]
-        return Experiment(r[0], r[1], r[2], from_json(r[3]), r[4], r[5], r[6], runs)
+        return Experiment(r[0], r[1], r[2], self._json(r[3], f"the plan of experiment {r[0]}"),
+                          r[4], r[5], r[6], runs)
 
     def experiments(self) -> list[Experiment]:
         return [self.experiment(r[0]) for r in self._read("SELECT id FROM experiments ORDER BY id")]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.store.db import ProjectError, choice, from_json, now, to_json, where
+from core.store.db import ProjectError, choice, now, to_json, where
 
 SPLITS = ("train", "test")
 
@@ -59,8 +59,11 @@ _STUDY_SQL = (
 )
 
 
-def _study(row: tuple) -> Study:
-    return Study(*row[:14], meta=from_json(row[14]) or {})
+_MAX_ID = 2**63 - 1  # the largest integer SQLite stores
+
+
+def _study(row: tuple, db) -> Study:
+    return Study(*row[:14], meta=db._json(row[14], f"the metadata of study {row[0]}") or {})
 
 
 class StudiesMixin:
@@ -151,13 +154,15 @@ class StudiesMixin:
         """All studies (optionally of one task or one subject), in the order they were added."""
         cond, args = where({"s.task": task,
                             "s.subject_id": None if subject_id is None else int(subject_id)})
-        return [_study(r) for r in self._read(f"{_STUDY_SQL}{cond} ORDER BY s.id", args)]
+        return [_study(r, self) for r in self._read(f"{_STUDY_SQL}{cond} ORDER BY s.id", args)]
 
     def study(self, study_id: int) -> Study:
+        if not 0 <= int(study_id) <= _MAX_ID:  # SQLite's integers are 64-bit
+            raise ProjectError(f"There is no study number {study_id} in this project.")
         rows = self._read(_STUDY_SQL + " WHERE s.id=?", (int(study_id),))
         if not rows:
             raise ProjectError(f"There is no study number {study_id} in this project.")
-        return _study(rows[0])
+        return _study(rows[0], self)
 
     def find_study(self, name_or_id: str | int) -> Study:
         """The study with this name, else with this id (names win over ids)."""
@@ -165,7 +170,7 @@ class StudiesMixin:
         rows = self._read("SELECT id FROM studies WHERE name=?", (key,))
         if rows:
             return self.study(rows[0][0])
-        if key.isdigit():
+        if key.isascii() and key.isdigit() and int(key) <= _MAX_ID:
             rows = self._read("SELECT id FROM studies WHERE id=?", (int(key),))
             if rows:
                 return self.study(rows[0][0])
@@ -217,7 +222,7 @@ class StudiesMixin:
             row = con.execute("SELECT meta FROM studies WHERE id=?", (int(study_id),)).fetchone()
             if row is None:
                 raise ProjectError(f"There is no study number {study_id} in this project.")
-            meta = from_json(row[0]) or {}
+            meta = self._json(row[0], f"the metadata of study {study_id}") or {}
             meta.update(values)
             meta = {k: v for k, v in meta.items() if v is not None}
             con.execute("UPDATE studies SET meta=? WHERE id=?", (to_json(meta), int(study_id)))

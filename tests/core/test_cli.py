@@ -73,8 +73,11 @@ def test_demo_headless_small_end_to_end(tmp_path, capsys):
     assert d["depth"] == "scratch"  # no weights here: said so, and ran scratch
     assert "weights" in err.lower()
     t = d["test"]
-    assert 0.0 <= t["auc_ci"][0] <= t["auc"] <= t["auc_ci"][1] <= 1.0
-    assert t["n_pos"] + t["n_neg"] > 0
+    # the small demo's 2 test videos of 36 frames, all labelled, all scored
+    assert t["n_pos"] + t["n_neg"] == 72 and t["n_groups"] == 2
+    assert t["auc"] == pytest.approx(_stored_test_auc(proj, d["run"]), abs=1e-6)
+    assert t["auc_ci"][0] < t["auc"] < t["auc_ci"][1]  # a CI of some width, not 1.000-1.000
+    assert len(t["band_fpr"]) == len(t["band_lo"]) == 51 and None not in t["auc_ci_boot"]
     # the project now holds the run, usable by the other commands
     rc, out, _ = run(capsys, "runs", "--project", str(proj), "--json")
     runs = json.loads(out)["runs"]
@@ -117,7 +120,14 @@ def test_train_and_evaluate_with_imported_weights(tmp_path, capsys):
                        str(d["run"]), "--test-crops", "2", "--json")
     assert rc == EXIT_OK, err
     e = json.loads(out)
-    assert 0.0 <= e["auc"] <= 1.0 and len(e["operating_points"]) == 3
+    assert e["auc"] == pytest.approx(_stored_test_auc(tmp_path / "p", d["run"]), abs=1e-6)
+    assert e["n_pos"] + e["n_neg"] == 72 and e["n_groups"] == 2
+    assert [round(op["fpr"], 2) for op in e["operating_points"]] == [0.1, 0.15, 0.2]
+    assert e["auc_ci"][0] < e["auc"] < e["auc_ci"][1]
+    # the text output gives the verdict (2 test videos: the video-level CI is rough)
+    rc, out, _ = run(capsys, "evaluate", "--project", str(tmp_path / "p"), "--run",
+                     str(d["run"]), "--test-crops", "2")
+    assert rc == EXIT_OK and "verdict: " in out and "Only 2 test videos" in out
 
 
 def test_interrupted_run_is_recovered(tmp_path):
@@ -170,3 +180,164 @@ def drain_video(make_video, path, seed):
     from core.events import drain
 
     return drain(make_video(path, 12, np.random.default_rng(seed), size=(64, 96))).path
+
+
+def tiny_project(folder, n_train=3):
+    """A project of ``n_train`` labelled training videos of 12 frames and one test video
+    of 16 (small frames: a scratch run of one epoch takes seconds)."""
+    from core.events import drain
+    from core.io.importer import import_study
+    from core.store import Project
+    from core.synth import make_video
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    with Project.create(folder) as p:
+        for v, (n, split) in enumerate([(12, "train")] * n_train + [(16, "test")]):
+            synth = drain(make_video(folder.parent / f"{folder.name}-v{v}.mp4", n, rng,
+                                     size=(64, 96)))
+            st = drain(import_study(p, synth.path, split=split))
+            p.set_labels([(st.id, f, "informative" if synth.labels[f] else "non-informative")
+                          for f in range(n)], user="test")
+    return folder
+
+
+TINY_TRAIN = ("--depth", "scratch", "--epochs", "1", "--batch-size", "8", "--crops", "1",
+              "--test-crops", "2", "--device", "cpu", "--precision", "fp32", "--json")
+
+
+def test_relative_project_path_trains_and_evaluates_from_anywhere(tmp_path, capsys,
+                                                                  monkeypatch):
+    """``train --project p1`` from p1's parent stored ``p1/p1/snapshots/...`` (issue 6,
+    item 14): the run could not be evaluated whichever way the path was given."""
+    from core.store import Project
+
+    tiny_project(tmp_path / "work" / "p1")
+    monkeypatch.chdir(tmp_path / "work")
+    rc, out, err = run(capsys, "train", "--project", "p1", *TINY_TRAIN)
+    assert rc == EXIT_OK, err
+    d = json.loads(out)
+    assert d["snapshot"].startswith("snapshots/"), d["snapshot"]
+    assert (tmp_path / "work" / "p1" / d["snapshot"]).is_file()
+    # evaluate: relative from the parent, relative from elsewhere, absolute
+    for cwd, project in ((tmp_path / "work", "p1"), (tmp_path, "work/p1"),
+                         (tmp_path / "work" / "p1", ".")):
+        monkeypatch.chdir(cwd)
+        rc, out, err = run(capsys, "evaluate", "--project", project, "--run", str(d["run"]),
+                           "--json")
+        assert rc == EXIT_OK, err
+        assert json.loads(out)["n_pos"] + json.loads(out)["n_neg"] == 16
+    with Project.open(tmp_path / "work" / "p1") as p:
+        r = p.run(d["run"])
+        assert r.best_snapshot == d["snapshot"]  # evaluation kept it project-relative
+        assert all(s.path.startswith("snapshots/") for s in p.snapshots(r.id))
+
+
+def test_project_repairs_snapshot_paths_recorded_against_the_working_directory(tmp_path):
+    """Projects trained before the fix hold ``p1/snapshots/...``: opened, they are fixed."""
+    from core.store import Project
+
+    with Project.create(tmp_path / "p1") as p:
+        run_ = p.start_run("frame_quality", "fc8", {})
+        snap = p.snapshots_dir / "run-0001" / "best.pt"
+        snap.parent.mkdir()
+        snap.write_bytes(b"x")
+        p.add_snapshot(run_.id, 0, snap, 0.7)
+        p.finish_run(run_.id, "finished", best_auc=0.7, best_snapshot=snap)
+        with p._write() as con:  # what the old release wrote for --project p1
+            con.execute("UPDATE runs SET best_snapshot='p1/snapshots/run-0001/best.pt'")
+            con.execute("UPDATE snapshots SET path='p1/snapshots/run-0001/best.pt'")
+    with Project.open(tmp_path / "p1") as p:
+        assert p.run(run_.id).best_snapshot == "snapshots/run-0001/best.pt"
+        assert [s.path for s in p.snapshots(run_.id)] == ["snapshots/run-0001/best.pt"]
+
+
+def test_evaluate_uses_the_runs_test_crops_says_so_and_shows_progress(tmp_path, capsys):
+    """Evaluate scored 200 crops per frame whatever the run used, silently (item 15)."""
+    from core.store import Project
+
+    proj = str(tiny_project(tmp_path / "p"))
+    rc, out, err = run(capsys, "train", "--project", proj, *TINY_TRAIN)
+    assert rc == EXIT_OK, err
+    run_id = str(json.loads(out)["run"])
+    rc, out, err = run(capsys, "evaluate", "--project", proj, "--run", run_id, "--json")
+    assert rc == EXIT_OK, err
+    assert "evaluating with the run's settings: 2 test crops per frame" in err
+    assert "16/16" in err and "32/32" in err  # progress: 16 test frames, 2 crops each
+    with Project.open(proj) as p:
+        assert p.run(int(run_id)).metrics["test_settings"]["task_options"]["test_crops"] == 2
+    rc, out, err = run(capsys, "evaluate", "--project", proj, "--run", run_id, "--test-crops",
+                       "3", "--json")
+    assert rc == EXIT_OK, err
+    assert "evaluating with 3 test crops per frame as asked (the run used 2)" in err
+    with Project.open(proj) as p:
+        opts = p.run(int(run_id)).metrics["test_settings"]["task_options"]
+        assert opts["test_crops"] == 3 and opts["crops_per_frame"] == 1  # the rest: the run's
+
+
+def test_labels_export_is_deidentified_unless_keep_names(tmp_path, capsys):
+    """Exports named studies by their file stem (a patient ID on clinical systems)."""
+    from core.store import Project
+
+    with Project.create(tmp_path / "p") as p:
+        s = p.add_study("/pacs/PAT-12345_colon.avi", "h1", "video", "frame_quality", 10, 25.0,
+                        64, 96)
+        p.set_labels([(s.id, 0, "informative"), (s.id, 4, "non-informative")], user="dr")
+    out_csv = tmp_path / "labels.csv"
+    rc, out, err = run(capsys, "labels", "export", "--project", str(tmp_path / "p"),
+                       str(out_csv), "--json")
+    assert rc == EXIT_OK, err
+    assert json.loads(out) == {"exported": 2, "deidentified": True}
+    assert "PAT-12345" not in out_csv.read_text()
+    rc, out, err = run(capsys, "labels", "export", "--project", str(tmp_path / "p"),
+                       str(out_csv), "--keep-names")
+    assert rc == EXIT_OK, err
+    lines = out_csv.read_text().splitlines()
+    assert lines[0] == "study,frame,label,path,user,time"
+    assert lines[1].startswith("PAT-12345_colon,0,informative,/pacs/PAT-12345_colon.avi,dr,")
+    # re-imported by file name as imported, and I/N
+    in_csv = tmp_path / "in.csv"
+    in_csv.write_text("study,frame,label\nPAT-12345_colon.avi,7,I\n")
+    rc, out, err = run(capsys, "labels", "import", "--project", str(tmp_path / "p"),
+                       str(in_csv), "--json")
+    assert rc == EXIT_OK and json.loads(out)["imported"] == 1, err
+
+
+def _stored_test_auc(folder, run_id):
+    """The AUC recomputed from the run's stored test predictions and the expert labels."""
+    from core.stats import auc
+    from core.store import Project
+
+    scores, y = [], []
+    with Project.open(folder) as p:
+        for pred in p.predictions(run_id, split="test"):
+            lab = {x.frame: x.value for x in p.labels(pred.study_id)}
+            scores += pred.probs[:, 1].tolist()
+            y += [lab[int(f)] == "informative" for f in pred.items]
+    return auc(np.array(scores, np.float64), np.array(y))
+
+
+def test_fraction_one_percent_with_four_training_videos(tmp_path, capsys):
+    """``--fraction 0.01`` with 4 training videos (issue 6, item 25) trained on what it
+    could keep, said so, held the validation video fixed, and evaluates."""
+    tiny_project(tmp_path / "p", n_train=4)
+    rc, out, err = run(capsys, "train", "--project", str(tmp_path / "p"), *TINY_TRAIN)
+    assert rc == EXIT_OK, err
+    full = json.loads(out)
+    rc, out, err = run(capsys, "train", "--project", str(tmp_path / "p"), "--fraction", "0.01",
+                       *TINY_TRAIN)
+    assert rc == EXIT_OK, err
+    d = json.loads(out)
+    assert d["status"] == "finished"
+    red = d["split"]["reduced"]
+    assert red == {"fraction": 0.01, "level": "item", "kept_items": 2, "of_items": 36,
+                   "kept_groups": red["kept_groups"], "of_groups": 3}
+    assert d["split"]["val"] == full["split"]["val"] and d["split"]["n_val_items"] == 12
+    assert "reduced training data to 1%: 3 training videos are too few" in err
+    assert "2 of 36 labelled frames (5.6%)" in err and "validation unchanged (1 video" in err
+    rc, out, err = run(capsys, "evaluate", "--project", str(tmp_path / "p"), "--run",
+                       str(d["run"]), "--json")
+    assert rc == EXIT_OK, err
+    e = json.loads(out)
+    assert e["n_pos"] + e["n_neg"] == 16 and e["n_groups"] == 1
+    assert e["auc"] == pytest.approx(_stored_test_auc(tmp_path / "p", d["run"]), abs=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.io.labels_csv import export_labels_csv, import_labels_csv
+from core.io.labels_csv import export_labels_csv, import_labels_csv, study_key
 from core.store import DB_NAME, SCHEMA_VERSION, Label, Project, ProjectError, Study
 from core.store.history import LabelHistory
 
@@ -400,27 +401,44 @@ def test_csv_round_trip_deidentified(tmp_path, project):
     out = tmp_path / "labels.csv"
     assert export_labels_csv(project, out) == 3
     text = out.read_text()
-    assert text.splitlines() == [
-        "study,frame,label",
-        "Case 001,1,non-informative",
-        "Case 001,3,informative",
-        "Case 002,0,informative",
-    ]
-    assert "/data/patient" not in text
+    k1, k2 = study_key(s1), study_key(s2)
+    assert re.fullmatch(r"study-[0-9a-f]{12}", k1) and k1 != k2
+    assert sorted(text.splitlines()[1:]) == sorted(
+        [f"{k1},1,non-informative", f"{k1},3,informative", f"{k2},0,informative"])
+    assert text.splitlines()[0] == "study,frame,label"
+    # de-identified by default: neither the path nor the name (file names carry patient IDs)
+    assert "/data/patient" not in text and "Case" not in text
     full = tmp_path / "full.csv"
     export_labels_csv(project, full, deidentify=False)
-    assert "/data/patient" in full.read_text()
+    assert "/data/patient" in full.read_text() and "Case 001,1,non-informative" in \
+        full.read_text()
 
-    with Project.create(tmp_path / "copy") as copy:
-        c1 = _add(copy, "Case 001")
-        c2 = _add(copy, "Case 002")
-        assert import_labels_csv(copy, full, user="importer") == 3
-        got = {(lb.study_id, lb.frame, lb.value, lb.user) for lb in copy.labels()}
-        assert got == {
-            (c1.id, 1, "non-informative", "importer"),
-            (c1.id, 3, "informative", "importer"),
-            (c2.id, 0, "informative", "importer"),
-        }
+    for exported in (out, full):  # both import into another project holding the videos
+        with Project.create(tmp_path / f"copy-{exported.stem}") as copy:
+            c1 = _add(copy, "Case 001")
+            c2 = _add(copy, "Case 002")
+            assert import_labels_csv(copy, exported, user="importer") == 3
+            got = {(lb.study_id, lb.frame, lb.value, lb.user) for lb in copy.labels()}
+            assert got == {
+                (c1.id, 1, "non-informative", "importer"),
+                (c1.id, 3, "informative", "importer"),
+                (c2.id, 0, "informative", "importer"),
+            }
+
+
+def test_csv_import_takes_file_names_and_key_letters(tmp_path, project):
+    """``cvc_mix.avi`` (the file as imported) was refused, only ``cvc_mix`` taken; I/N too."""
+    s = _add(project, "cvc_mix", path="/data/cvc_mix.avi")
+    f = tmp_path / "in.csv"
+    f.write_text("study,frame,label\ncvc_mix.avi,0,I\ncvc_mix.avi,1,n\ncvc_mix,2,i\n"
+                 "cvc_mix,3,N\n")
+    assert import_labels_csv(project, f) == 4
+    assert [(lb.study_id, lb.frame, lb.value) for lb in project.labels()] == [
+        (s.id, 0, "informative"), (s.id, 1, "non-informative"), (s.id, 2, "informative"),
+        (s.id, 3, "non-informative")]
+    _add(project, "other", path="/elsewhere/cvc_mix.avi", content_hash="hash-2")
+    with pytest.raises(ProjectError, match="2 studies were imported from files named"):
+        import_labels_csv(project, f)
 
 
 def test_csv_import_accepts_ids_and_digits(tmp_path, project):
