@@ -12,8 +12,9 @@ without improvement, Table II rates decayed by gamma each epoch.
 
 Validation scores through :func:`core.train.predict.score_patches`, the function the
 test evaluation uses, at the same precision. Every new best model is its own snapshot
-file (``epoch-003-it-000120.pt``: epoch counted from 1); the newest ``keep_snapshots``
-files are kept and older ones deleted.
+file (``epoch-003-it-000120.pt``: epoch counted from 1) replacing the previous best; when
+training ends on a model that is not the best, it is kept too (``last-epoch-...pt``).
+A fine-tuned run's snapshots hold only its tuned layers (see :mod:`core.train.checkpoint`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from torch import nn
 from core import __version__
 from core.events import BatchEnd, EpochEnd, Notice, Progress, Scored, SnapshotSaved, Validated
 from core.stats import auc as roc_auc
-from core.train.checkpoint import save_snapshot
+from core.train.checkpoint import disk_usage, save_snapshot
 from core.train.model import (
+    ARCHS,
     DEPTHS,
     INITS,
     Schedule,
@@ -70,7 +72,8 @@ class TrainConfig:
     """Every parameter of one training run (defaults: paper / SPEC)."""
 
     depth: str = "fc8"
-    init: str = "gaussian"
+    init: str = "caffe"
+    arch: str = "torchvision"  # "bvlc": Table I's Caffe AlexNet (core.train.bvlc)
     epochs: int = 30
     batch_size: int = 32
     patience: int = 5
@@ -93,6 +96,8 @@ class TrainConfig:
             raise ValueError(f"unknown depth {self.depth!r}; choose one of {', '.join(DEPTHS)}")
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of {', '.join(INITS)}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if self.device not in DEVICES:
             raise ValueError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         if self.precision not in PRECISIONS:
@@ -122,6 +127,8 @@ class TrainResult:
     device: str = "cpu"
     precision: str = "fp32"
     model: nn.Module | None = None
+    last_snapshot: str | None = None  # the model training ended on (the best one, or not)
+    disk_bytes: int = 0  # the run's snapshot files on disk
 
 
 class _Inputs:
@@ -196,7 +203,7 @@ def train(
     preview: Mapping[str, object] | None = None,
     split: tuple[np.ndarray, np.ndarray] | None = None,
     keep_model: bool = False,
-    keep_snapshots: int = 3,
+    pretrained_ref: dict | None = None,
 ) -> Generator[object, None, TrainResult]:
     """Train on ``dataset`` (a :mod:`core.train.patches` dataset); yields events.
 
@@ -209,16 +216,17 @@ def train(
         torchvision ImageNet AlexNet weights. Required for every depth but ``scratch``:
         training refuses to start without them rather than train from random weights.
     out_dir : path, optional
-        Where the snapshots go, one ``epoch-EEE-it-IIIIII.pt`` (+ ``.json``) per new
-        best model (nothing is written when None).
+        Where the snapshots go: the best model's ``epoch-EEE-it-IIIIII.pt`` (+ ``.json``;
+        each new best replaces the one before) and, when training ends on another model,
+        ``last-epoch-EEE-it-IIIIII.pt`` (nothing is written when None).
     positive : classes merged into the positive class for AUC (SPEC §1.3).
     preview : {name: dataset}, optional
         Sets scored with every new best model (yielded as :class:`Scored`, N x C).
     split : (train_idx, val_idx), optional
         A fixed split (patch indices) instead of the grouped 80/20 one.
-    keep_snapshots : int
-        How many of the newest best snapshot files stay on disk (older ones are deleted;
-        the newest is always the best).
+    pretrained_ref : dict, optional
+        :meth:`core.train.weights.ResolvedWeights.reference` of ``pretrained``: given,
+        a fine-tuned run's snapshots store only the tuned layers and name this file.
 
     Every :class:`SnapshotSaved` carries the validation items' N x C probabilities
     under that model.
@@ -248,7 +256,8 @@ def train(
 
     # ---- model
     gen = torch.Generator().manual_seed(config.seed)
-    model = build_alexnet(n_classes, None if config.depth == "scratch" else dict(pretrained))
+    model = build_alexnet(n_classes, None if config.depth == "scratch" else dict(pretrained),
+                          arch=config.arch)
     if config.depth == "scratch":
         initialise(model, config.init, generator=gen)
     else:
@@ -289,6 +298,18 @@ def train(
     it, t0, stale, stopped = 0, time.perf_counter(), 0, "epochs"
     perm_gen = torch.Generator().manual_seed(config.seed + 1)
     kept: list[Path] = []
+    last: dict = {}
+    # fine-tuned: only the tuned layers go to disk; the rest is the pretrained file
+    tuned = None if config.depth == "scratch" or pretrained_ref is None else [
+        k for k, p in model.named_parameters() if p.requires_grad]
+
+    def snap(name: str, epoch: int, auc_v: float, vloss: float, kind: str) -> Path:
+        meta = {"depth": config.depth, "epoch": epoch, "iteration": it, "kind": kind,
+                "val_auc": auc_v, "val_loss": vloss, "config": config.to_dict(),
+                "n_classes": n_classes, "positive": list(positive),
+                "layertune": __version__, "torch": torch.__version__}
+        return save_snapshot(out / name, model.state_dict(), meta, keys=tuned,
+                             pretrained=pretrained_ref)
 
     def validate(epoch: int):
         items, probs, labels, vloss = yield from _evaluate(
@@ -299,16 +320,13 @@ def train(
         if is_best:
             best.update(crit=crit, auc=auc_v, epoch=epoch, iteration=it)
         yield Validated(epoch, it, auc_v, vloss, is_best, best["auc"])
+        last.update(epoch=epoch, auc=auc_v, loss=vloss, best=is_best)
         if is_best:
             if out is not None:
-                meta = {"depth": config.depth, "epoch": epoch, "iteration": it,
-                        "val_auc": auc_v, "val_loss": vloss, "config": config.to_dict(),
-                        "n_classes": n_classes, "positive": list(positive),
-                        "layertune": __version__, "torch": torch.__version__}
-                path = save_snapshot(out / snapshot_name(epoch, it), model.state_dict(), meta)
+                path = snap(snapshot_name(epoch, it), epoch, auc_v, vloss, "best")
                 best["snapshot"] = str(path)
                 kept.append(path)
-                _prune(kept, keep_snapshots)
+                _prune(kept, 1)  # the best only; the last is written when training ends
                 yield SnapshotSaved(str(path), epoch, it, auc_v, items, probs)
             for name in datasets:
                 if name.startswith("preview:"):
@@ -362,11 +380,16 @@ def train(
                          f"(best {best['auc']:.3f} at epoch {best['epoch'] + 1})")
             break
 
+    last_path = best["snapshot"]
+    if out is not None and last and not last["best"]:
+        last_path = str(snap("last-" + snapshot_name(last["epoch"], it), last["epoch"],
+                             last["auc"], last["loss"], "last"))
     return TrainResult(best_auc=best["auc"], best_epoch=best["epoch"],
                        best_iteration=best["iteration"], snapshot=best["snapshot"],
                        epochs_run=len(history), iterations=it, stopped=stopped,
                        history=history, device=device.type, precision=precision,
-                       model=model if keep_model else None)
+                       model=model if keep_model else None, last_snapshot=last_path,
+                       disk_bytes=disk_usage(out) if out is not None else 0)
 
 
 def dataset_labels(ds, idx) -> np.ndarray:

@@ -151,23 +151,40 @@ def test_patience_stops_early():
     assert not math.isnan(res.best_auc)
 
 
-def test_each_best_model_is_its_own_file_and_only_the_newest_are_kept(tmp_path):
+def test_each_best_model_is_its_own_file_and_only_the_best_and_last_are_kept(tmp_path):
     from core.train.engine import _prune, snapshot_name
 
+    # labels independent of content: the validation AUC goes up and down, so the model
+    # training ends on is (almost surely) not the best one
     ds = toy_dataset(n_per_group=10)
-    cfg = TrainConfig(depth="scratch", init="msra", epochs=3, batch_size=8, precision="fp32",
-                      device="cpu", patience=3, seed=7, val_every=2)
-    events, res = run_to_end(train(ds, cfg, out_dir=tmp_path, keep_snapshots=2))
+    ds.labels = np.random.default_rng(1).permutation(ds.labels)
+    cfg = TrainConfig(depth="scratch", init="msra", epochs=4, batch_size=8, precision="fp32",
+                      device="cpu", patience=4, seed=7, val_every=2)
+    events, res = run_to_end(train(ds, cfg, out_dir=tmp_path))
     saved = [e for e in events if isinstance(e, SnapshotSaved)]
-    assert saved and res.snapshot == saved[-1].path
+    vals = [e for e in events if isinstance(e, Validated)]
+    assert len(saved) >= 2 and res.snapshot == saved[-1].path
+    assert not vals[-1].is_best  # the premise: training ended on a model that is not the best
     for e in saved:
         assert e.path.endswith(snapshot_name(e.epoch, e.iteration))
         assert e.val_probs.shape == (len(e.val_items), 2)
     assert len({e.path for e in saved}) == len(saved)  # never overwritten
-    on_disk = sorted(str(p) for p in tmp_path.glob("*.pt"))
-    assert on_disk == sorted(e.path for e in saved[-2:])
-    assert sorted(p.stem for p in tmp_path.glob("*.json")) == sorted(p[:-3].rsplit("/", 1)[1]
-                                                                     for p in on_disk)
+    last = tmp_path / ("last-" + snapshot_name(res.epochs_run - 1, res.iterations))
+    assert res.last_snapshot == str(last)
+    on_disk = sorted(p.name for p in tmp_path.iterdir())
+    best = saved[-1].path.rsplit("/", 1)[1]
+    assert on_disk == sorted([best, best[:-3] + ".json", last.name, last.stem + ".json"])
+    assert res.disk_bytes == sum(p.stat().st_size for p in tmp_path.iterdir())
+    sd_last, meta = load_snapshot(last)
+    assert meta["kind"] == "last" and meta["stored"] == "full"
+    sd_best, _ = load_snapshot(saved[-1].path)
+    assert not torch.equal(sd_last["classifier.6.weight"], sd_best["classifier.6.weight"])
+    # training that ends on its best model keeps that one file only
+    _, res2 = run_to_end(train(toy_dataset(n_per_group=10), TrainConfig(
+        depth="scratch", epochs=1, batch_size=8, precision="fp32", device="cpu"),
+        out_dir=tmp_path / "one"))
+    assert res2.last_snapshot == res2.snapshot
+    assert len(list((tmp_path / "one").glob("*.pt"))) == 1
     # pruning deletes the oldest files (and their metadata) beyond the newest `keep`
     files = []
     for k in range(5):
@@ -180,3 +197,42 @@ def test_each_best_model_is_its_own_file_and_only_the_newest_are_kept(tmp_path):
     left = sorted(p.name for p in (tmp_path / "prune").iterdir())
     assert left == sorted([snapshot_name(0, k) for k in (2, 3, 4)]
                           + [snapshot_name(0, k)[:-3] + ".json" for k in (2, 3, 4)])
+
+
+def test_fine_tuned_snapshots_store_only_the_tuned_layers(tmp_path, monkeypatch):
+    import hashlib
+
+    from core.train.checkpoint import load_model
+    from core.train.weights import WeightsMissingError, resolve_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    pre_file = tmp_path / "alexnet.pth"
+    torch.save(fake_pretrained(), pre_file)
+    w = resolve_weights(pre_file)
+    assert w.reference()["sha256"] == hashlib.sha256(pre_file.read_bytes()).hexdigest()
+    cfg = TrainConfig(depth="fc8", epochs=1, batch_size=8, precision="fp32", device="cpu")
+    _, res = run_to_end(train(toy_dataset(), cfg, pretrained=w.state_dict, keep_model=True,
+                              out_dir=tmp_path / "run", pretrained_ref=w.reference()))
+    raw = torch.load(res.snapshot, weights_only=True)
+    assert sorted(raw) == ["classifier.6.bias", "classifier.6.weight"]  # fc8 only
+    assert res.disk_bytes < 100_000 < pre_file.stat().st_size  # kB, not ~220 MB
+    sd, meta = load_snapshot(res.snapshot)
+    assert meta["stored"] == "tuned" and meta["pretrained"]["sha256"] == w.sha256
+    want = res.model.state_dict()
+    assert set(sd) == set(want)
+    assert all(torch.equal(sd[k], want[k].cpu()) for k in want)  # the full model, rebuilt
+    model, _ = load_model(res.snapshot, 2)
+    x = torch.rand(2, 3, 224, 224)
+    # (equal weights; the memory layouts differ, hence not bit-equal outputs)
+    assert torch.allclose(model.eval()(x), res.model.eval().cpu()(x), atol=1e-5)
+    # the pretrained file is needed: its absence, or another file in its place, is said
+    pre_file.rename(tmp_path / "moved.pth")
+    with pytest.raises(WeightsMissingError, match="stores only the tuned layers") as e:
+        load_snapshot(res.snapshot)
+    assert w.sha256[:8] in str(e.value) and "missing" in str(e.value)
+    torch.save(build_alexnet(1000).state_dict(), pre_file)  # other weights, same name
+    with pytest.raises(WeightsMissingError, match="another file"):
+        load_snapshot(res.snapshot)
+    (tmp_path / "moved.pth").replace(pre_file)
+    assert torch.equal(load_snapshot(res.snapshot)[0]["features.0.weight"],
+                       w.state_dict["features.0.weight"])
