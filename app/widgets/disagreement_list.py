@@ -53,8 +53,11 @@ class DisagreementListWidget(QWidget):
         super().__init__(parent)
         self._positive = positive_label
         self._threshold = threshold
+        self._rule = ""
+        self._hidden: str | None = None
         self._header = QLabel()
         self._header.setObjectName("header")
+        self._header.setWordWrap(True)
         self._list = _ListWidget()
         self._list.setObjectName("rows")
         self._list.setUniformItemSizes(True)  # keeps thousands of rows fast
@@ -70,8 +73,29 @@ class DisagreementListWidget(QWidget):
         self.set_items([])
 
     # -------------------------------------------------------------------- API
+    def set_threshold(self, threshold: float | None, rule: str = "") -> None:
+        """Decide with ``p >= threshold`` (None: list every row); ``rule`` says how the
+        threshold was chosen (shown in the header). Call :meth:`set_items` after."""
+        self._threshold = threshold
+        self._rule = rule
+
+    def threshold(self) -> float | None:
+        return self._threshold
+
+    def set_hidden(self, reason: str | None) -> None:
+        """Hide every row and show ``reason`` instead (None: show rows again). Call
+        :meth:`set_items` after."""
+        self._hidden = reason
+
+    def header_text(self) -> str:
+        """The header and, when a rule was given, how the threshold was chosen."""
+        tip = self._header.toolTip()
+        return self._header.text() + (f" — {tip}" if tip else "")
+
     def set_items(self, rows: list[tuple[int, str, float]]) -> None:
         """Show ``rows`` of (frame, expert label, model probability of the positive class)."""
+        if self._hidden is not None:
+            rows = []
         kept = []
         for frame, label, p in rows:
             target = 1.0 if label == self._positive else 0.0
@@ -88,7 +112,11 @@ class DisagreementListWidget(QWidget):
         for gap, frame, label, p in kept:
             item = QListWidgetItem(f"frame {frame} · label {label} · model {p:.2f}")
             item.setData(_FRAME_ROLE, frame)
-            item.setToolTip(f"|p − label| = {gap:.2f}")
+            tip = f"|p − label| = {gap:.2f}"
+            if self._threshold is not None:
+                side = "above" if p >= self._threshold else "below"
+                tip += f"; p is {side} the threshold {self._threshold:.2f}"
+            item.setToolTip(tip)
             # Mild disagreements (near the threshold) are drawn fainter.
             if gap < 0.75:
                 item.setForeground(weak)
@@ -98,9 +126,15 @@ class DisagreementListWidget(QWidget):
             self._list.setCurrentRow(0)
         n, total = len(kept), len(rows)
         noun = "disagreement" if n == 1 else "disagreements"
-        self._header.setText(
-            f"{n} {noun}" + (f" of {total} labelled frames" if self._threshold is not None else "")
-        )
+        text = f"{n} {noun}"
+        if self._threshold is not None:
+            text += f" of {total} labelled frames"
+            if self._rule:
+                text += f" at threshold {self._threshold:.2f}"
+        self._header.setText(self._hidden if self._hidden is not None else text)
+        self._header.setToolTip(f"The model says informative when p ≥ {self._threshold:.2f} "
+                                f"({self._rule})." if self._rule and self._threshold is not
+                                None else "")
 
     def count(self) -> int:
         return self._list.count()

@@ -1,8 +1,12 @@
 """A thin per-frame probability strip drawn under a video scrubber (SPEC §2.1).
 
 The bar colours each frame by the model's probability of the positive class (red 0 →
-amber → green 1; unscored frames grey), ticks above it show expert labels, and a
-cursor marks the current frame. Click or drag to seek.
+amber → green 1; unscored frames grey) or, once a decision threshold is set, by the
+frame's rank (:func:`rank_positions`: amber at the threshold, deeper red / green the
+further a frame ranks below / above it), so that a model whose probabilities crowd
+around 0.5 still shows its ordering. Ticks above the bar show expert labels, a shaded
+span the marked range, notches the sampled frames, and a cursor the current frame.
+Click or drag to seek; Shift+click asks for a range ending at the clicked frame.
 
 Drawing cost does not depend on the number of frames: the per-frame values are turned
 into one row of ``width`` pixels (the mean probability of the frames under each
@@ -49,6 +53,24 @@ def probability_rgb(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def rank_positions(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """Colour-scale positions in (0, 1) of probabilities ``probs`` (float, ``(k,)``).
+
+    Below ``threshold`` a probability's position is half its mid-rank among the
+    probabilities below it (0 side: the lowest); at or above it, 0.5 plus half its
+    mid-rank among those above. 0.5 (amber) is the threshold; ties share a position.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    out = np.empty_like(p)
+    for mask, base in ((p < threshold, 0.0), (p >= threshold, 0.5)):
+        v = p[mask]
+        if v.size:
+            s = np.sort(v)
+            mid = (np.searchsorted(s, v, "left") + np.searchsorted(s, v, "right")) / 2
+            out[mask] = base + 0.5 * mid / v.size
+    return out
+
+
 def _row_image(rgb: np.ndarray, alpha: np.ndarray | None = None) -> QImage:
     """A ``1``-row QImage from ``rgb`` uint8 ``(w, 3)`` (and ``alpha`` uint8 ``(w,)``)."""
     w = rgb.shape[0]
@@ -79,9 +101,12 @@ class ProbabilityStripWidget(QWidget):
     -------
     frame_requested(int)
         The frame under a click or drag.
+    range_requested(int)
+        The frame under a Shift+click (the end of a range to mark).
     """
 
     frame_requested = Signal(int)
+    range_requested = Signal(int)
 
     _TICK_H = 5
     _GAP = 1
@@ -101,6 +126,10 @@ class ProbabilityStripWidget(QWidget):
         self._score_frames = np.zeros(0, dtype=np.int64)
         self._score_probs = np.zeros(0, dtype=np.float64)
         self._filled = np.zeros(0, dtype=np.float64)  # (n,) NaN where no colour
+        self._colour_pos = self._filled  # (n,) colour-scale position of each frame
+        self._threshold: float | None = None
+        self._range: tuple[int, int] | None = None
+        self._sample_step = 0
         self._labels: dict[int, str] = {}
         self._current: int | None = None
         self._last_sent: int | None = None
@@ -133,6 +162,26 @@ class ProbabilityStripWidget(QWidget):
     def set_fill_gap(self, frames: int) -> None:
         self._fill_gap = int(frames)
         self._refill()
+
+    def set_threshold(self, threshold: float | None) -> None:
+        """Colour by rank around ``threshold`` (see :func:`rank_positions`); None: by
+        probability."""
+        self._threshold = None if threshold is None else float(threshold)
+        self._refill()
+
+    def threshold(self) -> float | None:
+        return self._threshold
+
+    def set_range(self, first: int | None, last: int | None = None) -> None:
+        """Shade frames ``first``..``last`` (inclusive, any order); None removes it."""
+        self._range = None if first is None or last is None else (
+            min(first, last), max(first, last))
+        self.update()
+
+    def set_sample_step(self, step: int) -> None:
+        """Notch every ``step``-th frame (0: none), the frames of sampled labelling."""
+        self._sample_step = max(int(step), 0)
+        self.update()
 
     def set_scores(self, frames: np.ndarray, probs: np.ndarray) -> None:
         """Show the probabilities ``probs`` (float, ``(k,)``) of ``frames`` (int, ``(k,)``).
@@ -216,6 +265,11 @@ class ProbabilityStripWidget(QWidget):
             ok = dist <= self._fill_gap
             filled[ok] = sp[nearest[ok]]
         self._filled = filled
+        self._colour_pos = filled
+        if self._threshold is not None and n and sf.size:
+            pos = np.full(n, np.nan)
+            pos[ok] = rank_positions(sp, self._threshold)[nearest[ok]]
+            self._colour_pos = pos
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -234,9 +288,9 @@ class ProbabilityStripWidget(QWidget):
         if self._cache is not None and self._cache[0] == width:
             return self._cache[1], self._cache[2]
         start, stop = self._column_spans(width)
-        ok = ~np.isnan(self._filled)
+        ok = ~np.isnan(self._colour_pos)
         # Prefix sums give the mean over each column's span in O(n + width).
-        csum = np.concatenate([[0.0], np.cumsum(np.where(ok, self._filled, 0.0))])
+        csum = np.concatenate([[0.0], np.cumsum(np.where(ok, self._colour_pos, 0.0))])
         ccnt = np.concatenate([[0], np.cumsum(ok)])
         cnt = ccnt[stop] - ccnt[start]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -287,6 +341,7 @@ class ProbabilityStripWidget(QWidget):
         p.drawImage(QRectF(tick_rect), ticks)
         p.setPen(frame_pen)
         p.drawRect(bar_rect.adjusted(0, 0, -1, -1))
+        self._paint_marks(p, r, bar_rect)
         if self._current is not None:
             x = self.x_for_frame(self._current)
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -305,8 +360,32 @@ class ProbabilityStripWidget(QWidget):
             )
         p.end()
 
+    def _paint_marks(self, p: QPainter, r: QRect, bar_rect: QRect) -> None:
+        """The sampled-frame notches and the marked range."""
+        step = self._sample_step
+        if step and self._n // step <= r.width():
+            p.setPen(QPen(QColor(20, 20, 20), 1))
+            y0, y1 = bar_rect.bottom() - 3, bar_rect.bottom()
+            for f in range(0, self._n, step):
+                x = self.x_for_frame(f)
+                p.drawLine(QPointF(x, y0), QPointF(x, y1))
+        if self._range is not None:
+            a, b = self._range
+            x0 = r.left() + a * r.width() / max(self._n, 1)
+            x1 = r.left() + (b + 1) * r.width() / max(self._n, 1)
+            span = QRectF(x0, r.top(), max(x1 - x0, 2.0), r.height())
+            p.fillRect(span, QColor(40, 90, 220, 90))
+            p.setPen(QPen(QColor(40, 90, 220), 2))
+            p.drawLine(span.topLeft(), span.bottomLeft())
+            p.drawLine(span.topRight(), span.bottomRight())
+
     # ------------------------------------------------------------------ input
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        if event.button() == Qt.MouseButton.LeftButton and self._n and shift:
+            self.range_requested.emit(self.frame_at(event.position().x()))
+            event.accept()
+            return
         if event.button() == Qt.MouseButton.LeftButton and self._n:
             self._last_sent = None
             self._seek(event.position().x())
@@ -333,6 +412,9 @@ class ProbabilityStripWidget(QWidget):
             f = self.frame_at(event.pos().x())
             prob = self.probability_at(f)
             parts = [f"frame {f}", "not scored" if prob is None else f"model {prob:.2f}"]
+            if prob is not None and self._threshold is not None:
+                side = "above" if prob >= self._threshold else "below"
+                parts[-1] += f" ({side} threshold {self._threshold:.2f})"
             if f in self._labels:
                 parts.append(f"expert {self._labels[f]}")
             QToolTip.showText(event.globalPos(), " · ".join(parts), self)

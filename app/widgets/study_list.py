@@ -58,6 +58,23 @@ class StudyListWidget(QListWidget):
     def study_id(self, row: int) -> int:
         return int(self.item(row).data(_ID_ROLE))
 
+    def row_of(self, study_id: int) -> int | None:
+        """The row showing ``study_id``, or None."""
+        for row in range(self.count()):
+            if self.study_id(row) == study_id:
+                return row
+        return None
+
+    def set_text(self, study_id: int, text: str) -> None:
+        """Replace one study's text (its counts changed), keeping the selection."""
+        row = self.row_of(study_id)
+        if row is not None:
+            self.item(row).setText(text)
+
+    def text_of(self, study_id: int) -> str | None:
+        row = self.row_of(study_id)
+        return None if row is None else self.item(row).text()
+
     def _menu(self, pos) -> None:
         item = self.itemAt(pos)
         if item is None:

@@ -16,9 +16,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QFileDialog,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
 
 if TYPE_CHECKING:
     from ..widgets.training_panel import TrainingPanelWidget
@@ -31,6 +39,42 @@ class MenuAction(NamedTuple):
     slot: Callable[[], object]
     shortcut: str | None = None
     tip: str | None = None
+
+
+def edits_text(widget: QWidget | None) -> bool:
+    """Whether ``widget`` takes typed text (a line edit, text box or editable combo):
+    a workspace's letter keys must leave it alone. A number box is not one: it takes
+    digits only, so letters pass through it to the workspace."""
+    if isinstance(widget, QAbstractSpinBox):
+        return False
+    return isinstance(widget, (QLineEdit, QTextEdit, QPlainTextEdit)) and not getattr(
+        widget, "isReadOnly", lambda: False)()
+
+
+class _KeyRouterFilter(QObject):
+    """Routes keys to a workspace: letters through number boxes, focus back after dialogs.
+
+    Installed on the workspace's window (its activation: a dialog just closed) and on
+    every number box inside the workspace (``ShortcutOverride`` of a plain letter is
+    left unaccepted, so the workspace's shortcut takes it instead of the box
+    swallowing it).
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace)
+        self.workspace = workspace
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        kind = event.type()
+        if kind == QEvent.Type.ShortcutOverride and isinstance(obj, QAbstractSpinBox):
+            mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+            text = event.text()
+            plain = mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
+            if plain and len(text) == 1 and not text.isdigit() and text not in "+-.,eE ":
+                return True  # unaccepted: the shortcut map gets the key
+        elif kind == QEvent.Type.WindowActivate and obj is self.workspace.window():
+            QTimer.singleShot(0, self.workspace.refocus)
+        return False
 
 
 class Workspace(QWidget):
@@ -74,13 +118,33 @@ class Workspace(QWidget):
         # The shared training panel this workspace embeds, or None when it trains nothing
         # (the main window gives a workspace with a panel its own TrainingController).
         self.training: TrainingPanelWidget | None = None
+        self._key_router = _KeyRouterFilter(self)
 
     def add_shortcut(self, keys: str, slot: Callable[[], object]) -> QShortcut:
-        """A key that works while focus is anywhere inside this workspace."""
+        """A key that works while this workspace is the visible tab of the active window,
+        wherever focus is, except while text is typed into a text field (a number box
+        lets letters through; see :class:`_KeyRouterFilter`)."""
         sc = QShortcut(QKeySequence(keys), self)
-        sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        sc.setContext(Qt.ShortcutContext.WindowShortcut)
         sc.activated.connect(slot)
         return sc
+
+    def focus_home(self) -> QWidget:
+        """The widget that takes focus after a dialog closes (the viewer of a study)."""
+        return self
+
+    def refocus(self) -> None:
+        """Give focus back to :meth:`focus_home` unless text is being typed somewhere."""
+        if not self.isVisible() or not self.window().isActiveWindow():
+            return
+        if not edits_text(QApplication.focusWidget()):
+            self.focus_home().setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.window().installEventFilter(self._key_router)  # once: Qt ignores repeats
+        for box in self.findChildren(QAbstractSpinBox):
+            box.installEventFilter(self._key_router)
 
     def owns_task(self, name: str) -> bool:
         """Whether a study's or run's ``task`` column names this workspace's task (or an
