@@ -38,7 +38,7 @@ def create_demo_with_progress(folder: Path, parent=None, small: bool = False):
         if isinstance(ev, Progress):
             dlg.setMaximum(ev.total)
             dlg.setValue(ev.done)
-            dlg.setLabelText(f"{ev.stage}: {ev.message}")
+            dlg.setLabelText(demo_progress_text(ev))
         QApplication.processEvents()
 
     try:
@@ -47,9 +47,46 @@ def create_demo_with_progress(folder: Path, parent=None, small: bool = False):
         dlg.close()
 
 
+_DEMO_STAGES = {"synth": "Rendering a synthetic colonoscopy video",
+                "scan": "Reading a video into the project"}
+
+
+def demo_progress_text(ev) -> str:
+    """The demo dialog's line for a :class:`core.events.Progress` (the synthesiser's
+    internal notes, such as the artefact drawn, are not for people)."""
+    what = _DEMO_STAGES.get(ev.stage, f"Preparing the demo ({ev.stage})")
+    return f"{what}: {ev.done} of {ev.total}" if ev.total else f"{what}…"
+
+
+def choose_project_at_start(asked: str | None):
+    """The project to open at start-up: ``--project``, else the most recent one that is
+    still a project, else the welcome dialog's choice. A Project, or None to quit."""
+    from core.demo import default_demo_folder
+    from core.store import Project
+
+    from .dialogs.projects import ask_start, check_place, recent_projects, vet_project_folder
+
+    if asked:
+        folder = vet_project_folder(None, asked)
+        if folder is None:
+            return None
+    else:
+        folder = next((p for p in recent_projects() if check_place(p).is_project), None)
+        if folder is None:
+            legacy = QSettings().value("recent/project")
+            folder = Path(legacy) if legacy and check_place(legacy).is_project else None
+        if folder is None:
+            folder = ask_start()
+            if folder is None:
+                return None
+            if folder == default_demo_folder():
+                return create_demo_with_progress(folder)
+    return Project.open_or_create(folder)
+
+
 def run_gui(argv: list[str]) -> int:
     from core.demo import default_demo_folder
-    from core.store import Project, ProjectError
+    from core.store import ProjectError
 
     p = argparse.ArgumentParser(prog="layertune")
     p.add_argument("command", nargs="?", default="gui", choices=("gui", "demo"))
@@ -64,14 +101,9 @@ def run_gui(argv: list[str]) -> int:
             folder = Path(args.project) if args.project else default_demo_folder()
             project = create_demo_with_progress(folder, small=args.small)
         else:
-            folder = args.project or QSettings().value("recent/project")
-            if not folder:
-                from .main_window import open_project_dialog
-
-                folder = open_project_dialog()
-                if folder is None:
-                    return 0
-            project = Project.open_or_create(folder)
+            project = choose_project_at_start(args.project)
+            if project is None:
+                return 0
     except (ProjectError, OSError) as exc:
         QMessageBox.critical(None, "LayerTune", str(exc))
         return 4

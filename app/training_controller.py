@@ -12,10 +12,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from core.events import Scored
+from core.events import Notice, Scored
 from core.jobs import RunStarted, evaluate_run, train_run
-from core.train.weights import WeightsError, WeightsMissingError, import_weights, resolve_weights
+from core.train.weights import WeightsError, WeightsMissingError, install_weights, resolve_weights
 
+from .session import finish_text
 from .worker import GeneratorWorker
 
 
@@ -26,10 +27,16 @@ def ask_import_weights(parent: QWidget | None) -> Path | None:
     if not path:
         return None
     try:
-        return import_weights(path)
+        w = install_weights(path)
     except WeightsError as exc:
         QMessageBox.warning(parent, "Not usable", str(exc))
         return None
+    if not w.original:  # right shapes, not torchvision's published file
+        QMessageBox.information(
+            parent, "Custom weights installed",
+            f"Installed as {w.describe()}\n\nThis is not torchvision's ImageNet AlexNet "
+            "file, so runs fine-tuned from it are recorded as using custom weights.")
+    return w.path
 
 
 class TrainingController(QObject):
@@ -45,7 +52,9 @@ class TrainingController(QObject):
     """
 
     run_finished = Signal(int)  # run id
+    evaluated = Signal(int)  # run id
     message = Signal(str)
+    notice = Signal(str, str)  # a core Notice: message, level
 
     def __init__(self, workspace, parent_widget: QWidget) -> None:
         super().__init__(parent_widget)
@@ -117,11 +126,27 @@ class TrainingController(QObject):
         self._start(lambda: train_run(project, config, task=task, task_options=options,
                                       preview_study=preview), "train")
 
+    def select_run(self, run_id: int) -> None:
+        """Make ``run_id`` the run that Evaluate (and the window's scoring) uses."""
+        self.last_run_id = run_id
+        self.panel.evaluate_button.setEnabled(True)
+
     def evaluate(self) -> None:
         if self.is_running() or self.last_run_id is None:
             return
-        project, run_id = self.workspace.project, self.last_run_id
-        self.panel.set_running(True)
+        from .dialogs.test_video import check_test_set
+
+        ws = self.workspace
+        project, run_id = ws.project, self.last_run_id
+        decision = check_test_set(self.parent_widget, project, ws.owns_task, project.run(run_id))
+        if decision != "evaluate":
+            ws.reload()  # a video may have moved to the test set
+            if decision == "moved":
+                self.message.emit("a video was moved to the test set: train a new run, "
+                                  "then evaluate")
+            return
+        ws.reload()
+        self.panel.set_running(True, clear_curves=False)  # the curves stay, whatever happens
         self.panel.progress.setFormat("evaluating…")
         # with the run's recorded settings (task options, seed, precision): reproducible
         self._start(lambda: evaluate_run(project, run_id), "evaluate")
@@ -160,9 +185,12 @@ class TrainingController(QObject):
     def _on_event(self, ev) -> None:
         if isinstance(ev, RunStarted):
             self.run_id = ev.run_id
-            self.message.emit(f"run {ev.run_id} started at depth {ev.depth} (weights: "
-                              f"{ev.weights})")
+            start = ("from scratch (no pretrained weights)" if ev.depth == "scratch"
+                     else f"at depth {ev.depth} from {ev.weights}")
+            self.message.emit(f"run {ev.run_id} started {start}")
             return
+        if isinstance(ev, Notice):
+            self.notice.emit(ev.message, ev.level)
         if isinstance(ev, Scored) and ev.name not in ("val", "test"):  # the preview study
             ws = self.workspace
             if self._preview_study is not None and ws.preview_study_id() == self._preview_study:
@@ -177,17 +205,26 @@ class TrainingController(QObject):
             r = value.result
             self.last_run_id = value.run_id
             self.panel.evaluate_button.setEnabled(True)
-            self.panel.finish(f"finished run {value.run_id}: best validation AUC "
-                              f"{r.best_auc:.3f} at epoch {r.best_epoch + 1} ({r.stopped})")
+            self.panel.finish(finish_text(value.run_id, r))
+            self.message.emit(self.panel.status.text())
             self.run_finished.emit(value.run_id)
         else:
             self.panel.finish("evaluation finished")
             self.workspace.show_result(value)
+            lines = getattr(self.panel.roc, "verdict_lines", [])
+            text = self.panel.result.text()
+            if lines and lines[0] not in text:
+                self.panel.result.setText(text + "<br>" + "<br>".join(lines))
+            for line in lines:
+                self.notice.emit(f"evaluation of run {self.last_run_id}: {line}",
+                                 "info" if line.startswith("Better") else "warning")
+            self.evaluated.emit(self.last_run_id)
 
     def _on_error(self, payload) -> None:
         exc, tb = payload
-        self.panel.finish("stopped: error")
+        what = "training" if self._job == "train" else "evaluation"
+        self.panel.finish(f"{what} stopped: {exc}")  # the curves stay as they were
         title = "Training stopped" if self._job == "train" else "Evaluation not possible"
         QMessageBox.warning(self.parent_widget, title,
                             f"{exc}\n\nYour labels are saved; nothing was lost.")
-        self.message.emit(f"error: {exc}")
+        self.notice.emit(f"{what} stopped: {exc}", "warning")

@@ -138,8 +138,9 @@ class DepthStackWidget(QWidget):
         self._init.setObjectName("init")
         self._init.addItems(list(INITS))
         self._init.setToolTip(
-            "Initialisation for training from scratch: Gaussian (Caffe's AlexNet "
-            "recipe), Xavier/Glorot or MSRA/He."
+            "Initialisation for training from scratch: caffe (the BVLC AlexNet recipe: "
+            "Gaussian 0.01/0.005, biases 0.1 on conv2/4/5, fc6/7), caffe_xavier, gaussian "
+            "(biases 0), xavier (Glorot) or msra (He)."
         )
         self._init.currentTextChanged.connect(self.init_changed)
         self._init_label = QLabel("init")

@@ -1,5 +1,7 @@
-"""ROC curve of an evaluation: the curve, the chance line, and the operating points
-(10 %, 15 %, 20 % FPR) with their 95 % confidence intervals as error bars."""
+"""ROC curve of an evaluation: the curve, its pointwise 95 % band (video-grouped bootstrap,
+when the result has one), the chance line, the operating points (10 %, 15 %, 20 % FPR)
+with their 95 % confidence intervals as error bars, and the plain verdict of
+:func:`core.stats.verdict` (no better than chance, a CI from one video...)."""
 
 from __future__ import annotations
 
@@ -21,13 +23,38 @@ class RocPlotWidget(pg.PlotWidget):
         self.curve = self.plot([], [], pen=pg.mkPen((37, 99, 235), width=2))
         self.points = pg.ScatterPlotItem(size=8, brush=pg.mkBrush(245, 158, 11))
         self.bars = pg.ErrorBarItem(pen=pg.mkPen(245, 158, 11, width=2), beam=0.02)
+        self._band_lo = pg.PlotDataItem([], [], pen=pg.mkPen(None))
+        self._band_hi = pg.PlotDataItem([], [], pen=pg.mkPen(None))
+        self.band = pg.FillBetweenItem(self._band_lo, self._band_hi,
+                                       brush=pg.mkBrush(37, 99, 235, 50))
+        self.addItem(self.band)
         self.addItem(self.bars)
         self.addItem(self.points)
+        self.verdict_item = pg.TextItem(anchor=(1, 1), fill=pg.mkBrush(255, 255, 255, 220),
+                                        border=pg.mkPen(200, 200, 200))
+        self.verdict_item.setPos(0.99, 0.01)
+        self.verdict_item.setTextWidth(330)
+        self.addItem(self.verdict_item)
+        self.verdict_lines: list[str] = []
         self.setMinimumHeight(160)
 
-    def set_result(self, res) -> None:
-        """Draw a :class:`core.stats.RocResult`."""
+    def set_result(self, res, n_test_groups: int | None = None) -> None:
+        """Draw a :class:`core.stats.RocResult`; ``n_test_groups`` (test videos) defaults
+        to the result's ``n_groups``."""
+        from core.stats import verdict
+
         self.curve.setData(np.asarray(res.fpr, float), np.asarray(res.tpr, float))
+        bf = np.asarray(getattr(res, "band_fpr", ()), float)
+        if bf.size:
+            self._band_lo.setData(bf, np.nan_to_num(np.asarray(res.band_lo, float)))
+            self._band_hi.setData(bf, np.nan_to_num(np.asarray(res.band_hi, float)))
+        else:
+            self._band_lo.setData([], [])
+            self._band_hi.setData([], [])
+        n = int(getattr(res, "n_groups", 0)) if n_test_groups is None else int(n_test_groups)
+        self.verdict_lines = verdict(res, n)
+        self.verdict_item.setHtml("<div style='color:#333; font-size:9pt'>"
+                                  + "<br>".join(self.verdict_lines) + "</div>")
         ops = res.operating_points
         x = np.array([op.fpr for op in ops], float)
         y = np.array([op.tpr for op in ops], float)
@@ -35,12 +62,29 @@ class RocPlotWidget(pg.PlotWidget):
         hi = np.array([op.tpr_ci[1] - op.tpr for op in ops], float)
         self.points.setData(x, y)
         self.bars.setData(x=x, y=y, top=np.nan_to_num(hi), bottom=np.nan_to_num(lo))
-        self.setTitle(f"AUC {res.auc:.3f} (95% CI {res.auc_ci[0]:.3f}–{res.auc_ci[1]:.3f}), "
-                      f"{res.n_pos} + {res.n_neg} frames", color="#333", size="10pt")
+        ci = f"95% CI {res.auc_ci[0]:.3f}–{res.auc_ci[1]:.3f} DeLong"
+        boot = tuple(getattr(res, "auc_ci_boot", (np.nan, np.nan)))
+        if all(np.isfinite(boot)):
+            ci += f", {boot[0]:.3f}–{boot[1]:.3f} by video" if getattr(res, "grouped", False) \
+                else f", {boot[0]:.3f}–{boot[1]:.3f} bootstrap"
+        self.setTitle(f"AUC {res.auc:.3f} ({ci}), {res.n_pos} + {res.n_neg} frames",
+                      color="#333", size="10pt")
         self.setXRange(0, 1, padding=0.02)
         self.setYRange(0, 1, padding=0.02)
+
+    def band_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The drawn band: (fpr, lower, upper) sensitivity; empty arrays when none."""
+        x, lo = self._band_lo.getData()
+        _, hi = self._band_hi.getData()
+        if x is None:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        return np.asarray(x), np.asarray(lo), np.asarray(hi)
 
     def clear_result(self) -> None:
         self.curve.setData([], [])
         self.points.setData([], [])
+        self._band_lo.setData([], [])
+        self._band_hi.setData([], [])
+        self.verdict_lines = []
+        self.verdict_item.setHtml("")
         self.setTitle("")

@@ -174,11 +174,38 @@ class TrainingCurvesWidget(QWidget):
         if sel.any():
             self._epoch_loss.append(float(iteration), float(ys[sel].mean()))
         self._last_val_iter = float(iteration)
-        self._auc_epoch.append(float(epoch), float(auc))
+        self._auc_epoch.append(float(epoch + 1), float(auc))  # epochs counted from 1
         self._auc_iter.append(float(iteration), float(auc))
         if is_best:
             self._best = (int(iteration), int(epoch), float(auc))
         self._schedule_redraw()
+
+    def set_history(self, history: list[dict], best_epoch: int | None = None) -> None:
+        """Draw a finished run's stored per-epoch history (``TrainResult.history``).
+
+        Each entry has ``epoch`` (from 0), ``iteration``, ``train_loss`` and ``val_auc``;
+        only the per-epoch means are stored, so the batch curve stays empty.
+        """
+        self.clear()
+        for h in history:
+            it, ep = int(h.get("iteration", 0)), int(h.get("epoch", 0))
+            self._epoch_loss.append(float(it), float(h.get("train_loss", np.nan)))
+            auc = h.get("val_auc")
+            if auc is None or not np.isfinite(auc):
+                continue
+            self._auc_epoch.append(float(ep + 1), float(auc))
+            self._auc_iter.append(float(it), float(auc))
+            if best_epoch is not None and ep == best_epoch:
+                self._best = (it, ep, float(auc))
+        self._last_val_iter = float(history[-1].get("iteration", 0)) if history else -np.inf
+        self.flush()
+
+    def title(self) -> str:
+        return self._title.text()
+
+    def best_title(self) -> str:
+        """The AUC plot's title (names the best epoch, counted from 1)."""
+        return self._auc_plot.titleLabel.text
 
     def clear(self) -> None:
         for s in (self._batch, self._epoch_loss, self._auc_epoch, self._auc_iter):
@@ -214,7 +241,7 @@ class TrainingCurvesWidget(QWidget):
         return np.asarray(item.xData), np.asarray(item.yData)
 
     def best(self) -> tuple[int, int, float] | None:
-        """(iteration, epoch, AUC) of the best validation so far."""
+        """(iteration, epoch counted from 0, AUC) of the best validation so far."""
         return self._best
 
     # ---------------------------------------------------------------- drawing
@@ -237,11 +264,11 @@ class TrainingCurvesWidget(QWidget):
             item.setVisible(visible)
         if self._best is not None:
             it, ep, a = self._best
-            x = float(ep if self._auc_axis == "epoch" else it)
+            x = float(ep + 1 if self._auc_axis == "epoch" else it)
             self._best_line.setPos(x)
             self._best_point.setData([x], [a])
             self._auc_plot.setTitle(
-                f"★ best AUC {a:.3f} · epoch {ep}", color=_BEST.name(), size="9pt"
+                f"★ best AUC {a:.3f} · epoch {ep + 1}", color=_BEST.name(), size="9pt"
             )
         else:
             self._auc_plot.setTitle(None)

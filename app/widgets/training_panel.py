@@ -83,8 +83,8 @@ class TrainingPanelWidget(QWidget):
         form.addRow("Crops / frame", self.crops)
 
         self.train_button = QPushButton("Train")
+        # Ctrl+T is the window's Training > Train (one owner per key: no ambiguous shortcut)
         self.train_button.setToolTip("Start fine-tuning at the chosen depth (Ctrl+T)")
-        self.train_button.setShortcut("Ctrl+T")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop training; the best model so far is kept (Esc)")
         self.cancel_button.setEnabled(False)
@@ -98,9 +98,13 @@ class TrainingPanelWidget(QWidget):
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.cancel_button)
 
+        # The bar carries a few words (it never clips); the detail goes to the lines below.
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")
+        self.progress.setMinimumWidth(160)
+        self.detail = QLabel("")
+        self.detail.setWordWrap(True)
         self.status = QLabel("Choose a depth and press Train.")
         self.status.setWordWrap(True)
         self.result = QLabel("")
@@ -117,6 +121,7 @@ class TrainingPanelWidget(QWidget):
         ol.addLayout(form)
         ol.addLayout(buttons)
         ol.addWidget(self.progress)
+        ol.addWidget(self.detail)
         ol.addWidget(self.status)
         ol.addWidget(self.evaluate_button)
         ol.addWidget(self.result)
@@ -144,7 +149,9 @@ class TrainingPanelWidget(QWidget):
             self.train_requested.emit(self.config())
 
     # ------------------------------------------------------------------ state
-    def set_running(self, running: bool) -> None:
+    def set_running(self, running: bool, *, clear_curves: bool = True) -> None:
+        """Lock the options while a job runs. A training job (``clear_curves``) starts
+        fresh curves; an evaluation keeps them, whatever its outcome."""
         self._running = running
         self.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
@@ -153,12 +160,14 @@ class TrainingPanelWidget(QWidget):
             w.setEnabled(not running)
         if running:
             self._t_start = time.monotonic()
-            self.curves.clear()
-            self.plots.setCurrentWidget(self.curves)
-            self.curves.set_title(f"depth {self.depth_stack.depth()}")
+            if clear_curves:
+                self.curves.clear()
+                self.plots.setCurrentWidget(self.curves)
+                self.curves.set_title(f"depth {self.depth_stack.depth()}")
+                self.result.setText("")
             self.progress.setRange(0, 0)
             self.progress.setFormat("preparing…")
-            self.result.setText("")
+            self.detail.setText("")
 
     def show_roc(self, res) -> None:
         self.roc.set_result(res)
@@ -169,12 +178,40 @@ class TrainingPanelWidget(QWidget):
 
     def finish(self, message: str) -> None:
         """Back to idle; the bar gets the first word(s), the status line the whole text."""
-        self.set_running(False)
+        self.set_running(False, clear_curves=False)
         self.progress.setRange(0, 100)
         done = message.startswith(("finished", "evaluation"))
         self.progress.setValue(100 if done else self.progress.value())
         self.progress.setFormat(message.split(":")[0])
+        self.detail.setText("")
         self.status.setText(message)
+
+    # ------------------------------------------------------------------ preferences
+    def preferences(self) -> dict:
+        """The choices worth remembering between sessions (plain JSON values)."""
+        return {"depth": self.depth_stack.depth(), "epochs": self.epochs.value(),
+                "patience": self.patience.value(), "crops": self.crops.value(),
+                "device": self.device.currentData()}
+
+    def apply_preferences(self, prefs: dict) -> None:
+        """Restore :meth:`preferences`; unknown or out-of-range values are skipped."""
+        for key, box in (("epochs", self.epochs), ("patience", self.patience),
+                         ("crops", self.crops)):
+            try:
+                v = int(prefs[key])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if box.minimum() <= v <= box.maximum():
+                box.setValue(v)
+        i = self.device.findData(prefs.get("device"))
+        if i >= 0:
+            self.device.setCurrentIndex(i)
+        depth = prefs.get("depth")
+        if isinstance(depth, str):
+            try:
+                self.depth_stack.set_depth(depth)
+            except (KeyError, ValueError):
+                pass
 
     # ------------------------------------------------------------------ events
     def show_event(self, ev: object) -> None:
@@ -185,13 +222,16 @@ class TrainingPanelWidget(QWidget):
             if isinstance(last, BatchEnd):
                 self.progress.setRange(0, last.total)
                 self.progress.setValue(last.done)
-                self.progress.setFormat(f"epoch {last.epoch + 1} · step {last.done}/{last.total}"
-                                        f" · ETA {_fmt_eta(last.eta_s)}")
+                self.progress.setFormat(f"epoch {last.epoch + 1} · %p%")
+                self.detail.setText(f"step {last.done} of {last.total} · "
+                                    f"{_fmt_eta(last.eta_s)} left")
                 self.status.setText(f"loss {last.loss:.4f} · {last.images_per_s:.0f} images/s")
         elif isinstance(ev, Progress):
             self.progress.setRange(0, max(ev.total, 1))
             self.progress.setValue(ev.done)
-            self.progress.setFormat(f"{ev.stage}: {ev.done}/{ev.total}")
+            self.progress.setFormat(f"{ev.stage} · %p%")
+            self.detail.setText(f"{ev.stage}: {ev.done} of {ev.total}"
+                                + (f" ({ev.message})" if ev.message else ""))
         elif isinstance(ev, Validated):
             if not math.isnan(ev.auc):
                 self.curves.add_validation(ev.iteration, ev.epoch, ev.auc, ev.is_best)

@@ -285,7 +285,8 @@ def test_curves_take_1000_batches_quickly_and_mark_best(qtbot):
     assert ey[1] == pytest.approx(np.mean(1.0 / (1 + np.arange(500, 1000))))
     assert w.best() == (499, 0, 0.8)
     ax, _ = w.plotted("auc")
-    assert list(ax) == [0, 1]
+    assert list(ax) == [1, 2]  # epochs counted from 1, as every message counts them
+    assert "epoch 1" in w.best_title()
     w.set_auc_axis("iteration")
     ax, _ = w.plotted("auc")
     assert list(ax) == [499, 999]

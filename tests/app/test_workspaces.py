@@ -149,19 +149,26 @@ def test_edit_menu_routes_to_the_current_workspace(window):
 
 
 def test_file_menu_shows_the_current_workspace_entries(window):
-    fq_import = _file_action(window, "Import &video or frame folder…")
+    # study imports are the window's, for every tab; the rest are the workspace's
+    videos = _file_action(window, "Import &videos…")
+    frames = _file_action(window, "Import &frame folder…")
     fq_labels = _file_action(window, "Export labels (CSV)…")
     dummy_import = _file_action(window, "Import dummy things…")
     dummy_export = _file_action(window, "Export dummy things…")
     weights = _file_action(window, "Import pretrained &weights…")
-    assert fq_import.isVisible() and fq_labels.isVisible() and weights.isVisible()
+    assert videos.isVisible() and frames.isVisible()
+    assert fq_labels.isVisible() and weights.isVisible()
     assert not dummy_import.isVisible() and not dummy_export.isVisible()
-    assert fq_import.shortcut().toString() == "Ctrl+I"
+    assert videos.shortcut().toString() == "Ctrl+I"
+    texts = [a.text() for a in window.menuBar().actions()[0].menu().actions()]
+    assert "Import &video or frame folder…" not in texts  # one Ctrl+I only
+    assert sum(a.shortcut().toString() == "Ctrl+I"
+               for a in window.menuBar().actions()[0].menu().actions()) == 1
 
     dummy = window.workspaces["dummy_test"]
     window.tabs.setCurrentWidget(dummy)
     assert dummy_import.isVisible() and dummy_export.isVisible() and weights.isVisible()
-    assert not fq_import.isVisible() and not fq_labels.isVisible()
+    assert videos.isVisible() and not fq_labels.isVisible()
     assert dummy_import.statusTip() == "dummy import"
     dummy_import.trigger()
     dummy_export.trigger()
