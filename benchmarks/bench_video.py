@@ -164,7 +164,7 @@ def _stats(src: FrameSource) -> str:
     s = src.stats
     return (f"{s.hits} hits, {s.misses} misses ({s.waits} waited for prefetch), "
             f"{s.seeks} seeks, {s.grabs} decodes, {s.intra} single-JPEG decodes, "
-            f"{s.prefetched} prefetched")
+            f"{s.prefetched} prefetched, {s.plain} cold jumps on the plain decoder")
 
 
 def bench_one(path: Path, n_random: int, n_steps: int, seed: int, repeats: int

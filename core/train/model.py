@@ -10,10 +10,22 @@ Training or Fine Tuning?", IEEE TMI 35(5), 2016, Table II:
 * every bias learns at twice its layer's weight rate;
 * momentum 0.9; after each epoch every rate is multiplied by gamma = 0.95.
 
-The network is torchvision's ``alexnet`` with ``classifier[6]`` replaced by a fresh
+The network is torchvision's ``alexnet`` (default) or the BVLC/Caffe AlexNet of Table I
+(``arch="bvlc"``, :mod:`core.train.bvlc`) with ``classifier[6]`` replaced by a fresh
 C-output layer. Layers below the chosen depth are frozen: they are left out of the
 optimizer and always run in eval mode, so they are deterministic (which is what makes
 caching their outputs exact, see :mod:`core.features`).
+
+Scratch initialisations (:data:`INITS`), after Caffe's ``bvlc_alexnet/train_val.prototxt``:
+
+* ``caffe`` (default): weights N(0, 0.01), fc6/fc7 N(0, 0.005); biases 0 on conv1,
+  conv3 and fc8, 0.1 on conv2, conv4, conv5, fc6 and fc7 (the paper's Caffe recipe);
+* ``caffe_xavier``: Caffe's ``xavier`` filler, uniform +-sqrt(3 / fan_in) (fan_in =
+  inputs per group x kernel area), with the ``caffe`` biases (only the weight filler
+  changed);
+* ``gaussian``: the ``caffe`` weights with all biases 0;
+* ``xavier``: Glorot uniform +-sqrt(6 / (fan_in + fan_out)), biases 0;
+* ``msra``: He normal N(0, sqrt(2 / fan_in)) (Caffe's ``msra`` filler), biases 0.
 """
 
 from __future__ import annotations
@@ -28,14 +40,26 @@ from torch import nn
 # a second, which would freeze the GUI if it first happened on a training thread.
 from torchvision.models import alexnet
 
+from core.train import bvlc
+
 LAYERS: tuple[str, ...] = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 """AlexNet's learnable layers, input side first."""
 
 DEPTHS: tuple[str, ...] = ("fc8", "fc7", "fc6", "conv5", "conv4", "conv3", "conv2", "conv1", "scratch")
 """Fine-tuning depths, shallow to deep, then training from scratch."""
 
-INITS: tuple[str, ...] = ("gaussian", "xavier", "msra")
-"""Initialisations for ``scratch`` (paper: Gaussian, also Xavier and MSRA)."""
+INITS: tuple[str, ...] = ("caffe", "caffe_xavier", "gaussian", "xavier", "msra")
+"""Initialisations for ``scratch``, the default first (paper: Gaussian, Xavier, MSRA)."""
+
+ARCHS: tuple[str, ...] = ("torchvision", "bvlc")
+"""Architectures: torchvision's AlexNet (default; its ImageNet weights are the pretrained
+model) and the BVLC/Caffe AlexNet of Table I (:mod:`core.train.bvlc`)."""
+
+# Caffe bvlc_alexnet fillers: (weight std, bias) of each layer.
+_CAFFE_FILLERS: dict[str, tuple[float, float]] = {
+    "conv1": (0.01, 0.0), "conv2": (0.01, 0.1), "conv3": (0.01, 0.0), "conv4": (0.01, 0.1),
+    "conv5": (0.01, 0.1), "fc6": (0.005, 0.1), "fc7": (0.005, 0.1), "fc8": (0.01, 0.0),
+}
 
 # Indices into torchvision's AlexNet of each layer's modules: (container, first, last).
 # A layer owns its activation, pooling and the dropout *in front of it* (torchvision
@@ -165,18 +189,72 @@ def schedule(
 # --------------------------------------------------------------------------- model
 
 
-def build_alexnet(n_classes: int = 2, state_dict: dict | None = None) -> nn.Module:
-    """torchvision AlexNet with ``classifier[6]`` replaced by ``n_classes`` outputs.
+def _check_arch(arch: str) -> None:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
 
-    ``state_dict`` (torchvision's ImageNet format, 1000-way fc8) loads every layer but
-    fc8, which stays freshly initialised, as the paper's replacement fc8 does.
+
+def arch_of(model: nn.Module) -> str:
+    """``"bvlc"`` for :class:`core.train.bvlc.BvlcAlexNet`, else ``"torchvision"``."""
+    return "bvlc" if isinstance(model, bvlc.BvlcAlexNet) else "torchvision"
+
+
+def _layout(model: nn.Module) -> tuple[dict, dict]:
+    if arch_of(model) == "bvlc":
+        return bvlc.LAYER_MODULES, bvlc.LAYER_PARAM_MODULE
+    return _LAYER_MODULES, _LAYER_PARAM_MODULE
+
+
+def input_size(arch: str = "torchvision") -> int:
+    """Side of the square input the architecture was designed for (224 / Table I's 227)."""
+    _check_arch(arch)
+    return bvlc.INPUT_SIZE if arch == "bvlc" else 224
+
+
+def build_alexnet(n_classes: int = 2, state_dict: dict | None = None, *,
+                  arch: str = "torchvision") -> nn.Module:
+    """AlexNet with ``classifier[6]`` (fc8) replaced by ``n_classes`` outputs.
+
+    Parameters
+    ----------
+    n_classes : int
+        Outputs of the new fc8.
+    state_dict : dict, optional
+        Weights in the architecture's layout (torchvision's ImageNet format, 1000-way
+        fc8, for ``"torchvision"``; :class:`core.train.bvlc.BvlcAlexNet` keys for
+        ``"bvlc"``, with an fc8 of any width). Every layer but fc8 is loaded; fc8 stays
+        freshly initialised, as the paper's replacement fc8 does.
+    arch : str
+        ``"torchvision"`` (default) or ``"bvlc"`` (Table I), see :data:`ARCHS`.
+
+    Raises
+    ------
+    ValueError
+        ``state_dict`` is not in the layout of ``arch``.
     """
-    model = alexnet(weights=None)
-    if state_dict is not None:
-        model.load_state_dict(state_dict, strict=True)
+    _check_arch(arch)
+    if arch == "torchvision":
+        model = alexnet(weights=None)
+        if state_dict is not None:
+            model.load_state_dict(state_dict, strict=True)
+    else:
+        model = bvlc.BvlcAlexNet(n_classes)
+        if state_dict is not None:
+            _load_without_fc8(model, state_dict)
     model.classifier[6] = nn.Linear(model.classifier[6].in_features, n_classes)
     _init_fc8(model.classifier[6])
     return model
+
+
+def _load_without_fc8(model: nn.Module, state_dict: dict) -> None:
+    sd = {k: v for k, v in state_dict.items() if not k.startswith("classifier.6.")}
+    want = {k: v.shape for k, v in model.state_dict().items() if not k.startswith("classifier.6.")}
+    bad = sorted(set(want) ^ set(sd)) + sorted(
+        k for k in set(want) & set(sd) if tuple(sd[k].shape) != tuple(want[k]))
+    if bad:
+        raise ValueError(f"these weights are not in the {arch_of(model)} AlexNet layout "
+                         f"(mismatched: {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''})")
+    model.load_state_dict(sd, strict=False)
 
 
 def _init_fc8(layer: nn.Linear) -> None:
@@ -186,33 +264,34 @@ def _init_fc8(layer: nn.Linear) -> None:
 
 
 def layer_module(model: nn.Module, layer: str) -> nn.Module:
-    """The Conv2d/Linear module of ``layer``."""
-    container, idx = _LAYER_PARAM_MODULE[layer]
+    """The Conv2d/Linear module of ``layer`` (either architecture)."""
+    container, idx = _layout(model)[1][layer]
     return getattr(model, container)[idx]
 
 
 def initialise(model: nn.Module, init: str, generator: torch.Generator | None = None) -> None:
-    """Re-initialise every layer for training from scratch.
+    """Re-initialise every layer for training from scratch with one of :data:`INITS`.
 
-    ``gaussian``: N(0, 0.01) weights (Caffe AlexNet's recipe; 0.005 for fc6/fc7),
-    ``xavier``: Glorot uniform, ``msra``: He normal (fan-in, ReLU gain). Biases zero.
+    See the module docstring for each recipe (``caffe``: the BVLC prototxt's fillers).
     """
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     for name in LAYERS:
         m = layer_module(model, name)
+        std, bias = _CAFFE_FILLERS[name]
+        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight)
         with torch.no_grad():
-            if init == "gaussian":
-                std = 0.005 if name in ("fc6", "fc7") else 0.01
+            if init in ("caffe", "gaussian"):
                 m.weight.normal_(0.0, std, generator=generator)
+            elif init == "caffe_xavier":
+                a = math.sqrt(3.0 / fan_in)
+                m.weight.uniform_(-a, a, generator=generator)
             elif init == "xavier":
-                fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight)
                 a = math.sqrt(6.0 / (fan_in + fan_out))
                 m.weight.uniform_(-a, a, generator=generator)
             else:
-                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
                 m.weight.normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
-            m.bias.zero_()
+            m.bias.fill_(bias if init in ("caffe", "caffe_xavier") else 0.0)
 
 
 def layer_parameters(model: nn.Module, layer: str) -> tuple[nn.Parameter, nn.Parameter]:
@@ -221,9 +300,10 @@ def layer_parameters(model: nn.Module, layer: str) -> tuple[nn.Parameter, nn.Par
     return m.weight, m.bias
 
 
-def layer_span(layer: str) -> tuple[str, int, int]:
+def layer_span(layer: str, arch: str = "torchvision") -> tuple[str, int, int]:
     """(container, first index, last index) of the modules that make up ``layer``."""
-    return _LAYER_MODULES[layer]
+    _check_arch(arch)
+    return (bvlc.LAYER_MODULES if arch == "bvlc" else _LAYER_MODULES)[layer]
 
 
 def param_groups(model: nn.Module, sched: Schedule) -> list[dict]:
@@ -277,7 +357,7 @@ def frozen_modules(model: nn.Module, sched: Schedule) -> list[nn.Module]:
     for ls in sched.layers:
         if ls.tuned:
             continue
-        container, a, b = _LAYER_MODULES[ls.layer]
+        container, a, b = _layout(model)[0][ls.layer]
         seq = getattr(model, container)
         out.extend(seq[i] for i in range(a, b + 1))
     return out
@@ -298,7 +378,7 @@ def split_model(model: nn.Module, sched: Schedule) -> tuple[nn.Module, nn.Module
     classifier.
     """
     first = sched.first_tuned
-    container, start, _ = _LAYER_MODULES[first]
+    container, start, _ = _layout(model)[0][first]
     if container == "features":
         trunk = nn.Sequential(*list(model.features)[:start])
         head = nn.Sequential(*list(model.features)[start:], model.avgpool, nn.Flatten(1),

@@ -27,7 +27,7 @@ from core.io.video import (
     read_frames,
     scan_video,
 )
-from core.io.video.decode import SEEK_OVERHEAD, Geometry
+from core.io.video.decode import SEEK_OVERHEAD, Geometry, SeekRace
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 N = 60
@@ -277,6 +277,50 @@ def test_seek_geometry_follows_the_keyframe_index():
     assert geo.block_start(50, 8, 10) == 43  # unless that exceeds the budget
     assert geo.typical_seek_run() < 32 < Geometry(
         replace(info, keyframes=(0,))).typical_seek_run()
+
+
+def test_seek_race_measures_before_choosing_and_notices_a_change():
+    race = SeekRace(2, window=5, min_samples=2, explore_every=4)
+    picks = []
+    for _ in range(4):  # each candidate is measured first
+        k = race.pick()
+        picks.append(k)
+        race.record(k, {0: 0.020, 1: 0.010}[k], 10)
+    assert picks == [0, 0, 1, 1]
+    assert race.estimate(0) == pytest.approx(0.002) and race.best() == 1
+    picks = []
+    for _ in range(8):
+        k = race.pick()
+        picks.append(k)
+        race.record(k, {0: 0.020, 1: 0.010}[k], 10)
+    assert picks.count(1) == 6 and picks.count(0) == 2  # the cheaper, and explore 1 in 4
+    for _ in range(12):  # the load changes: candidate 1 becomes the slow one
+        k = race.pick()
+        race.record(k, {0: 0.020, 1: 0.050}[k], 10)
+    assert race.best() == 0
+
+
+def test_cold_jumps_use_the_plain_seek_when_it_is_cheaper(mp4):
+    path, frames, info = mp4
+    assert Geometry(info).typical_seek_run() < 32  # short GOP: two decoders
+    plain_threads = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_N_THREADS)
+    rng = np.random.default_rng(5)
+    order = [int(i) for i in rng.permutation(N)[:40]]
+    for cheaper in (0, 1):
+        with FrameSource(info, cache_frames=0) as src:
+            # the plain decoder is configured as a plain cv2.VideoCapture is
+            assert src._plain.cap.get(cv2.CAP_PROP_N_THREADS) == plain_threads
+            assert src._decoder.cap.get(cv2.CAP_PROP_N_THREADS) == 1
+            for k in (0, 1):
+                for _ in range(3):
+                    src._race.record(k, 1e-9 if k == cheaper else 1.0, 1)  # s/frame
+            for i in order:
+                assert np.array_equal(src.read(i), frames[i]), i
+            jumps = src._race.jumps
+            assert jumps >= 10  # the other reads decode forward from either
+            explored = jumps // src._race.explore_every
+            expect = jumps - explored if cheaper else explored
+            assert abs(src.stats.plain - expect) <= 1, (cheaper, src.stats)
 
 
 def _ffmpeg():

@@ -22,8 +22,11 @@ keyframe at or before ``i - 16`` on every call:
   fewest decodes;
 - intra-only MJPEG files read a far frame by decoding its JPEG alone (~10x faster
   than a seek, which decodes 16 frames for nothing);
-- short-GOP files are decoded with one thread: OpenCV's default frame threading costs
-  more than it gains on the short runs a seek decodes.
+- short-GOP files get two decoders, one single-threaded and one with OpenCV's own
+  frame threading (the plain ``set``-and-``read``'s); a cold jump decodes exactly the
+  frames OpenCV's seek does, on whichever of the two has lately cost less wall time
+  per frame (:class:`~core.io.video.decode.SeekRace`): one thread wins on a loaded
+  machine, frame threading on an idle one, so neither is assumed.
 
 What remains: a cold jump into an inter-coded video (mp4v, H.264) must decode from
 the keyframe OpenCV's seek lands on, as OpenCV does, so it costs about what OpenCV's
@@ -45,7 +48,16 @@ import numpy as np
 
 from core.events import drain
 from core.io.video.cache import Job, SharedCache, prefetch_worker, release
-from core.io.video.decode import INTRA_COST, Decoder, Desync, Geometry, IntraDecoder, ReadStats
+from core.io.video.decode import (
+    INTRA_COST,
+    SEEK_OVERHEAD,
+    Decoder,
+    Desync,
+    Geometry,
+    IntraDecoder,
+    ReadStats,
+    SeekRace,
+)
 from core.io.video.index import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -116,6 +128,8 @@ class FrameSource:
         self._last: int | None = None  # last index asked for
         self._t_last = 0.0  # when the last read returned (perf_counter seconds)
         self._decoder: Decoder | None = None
+        self._plain: Decoder | None = None  # OpenCV's default threading, short GOPs only
+        self._race = SeekRace()  # which of the two serves cold jumps
         self._intra: IntraDecoder | None = None
         self._closers: list[object] = []
         self._finalizer = weakref.finalize(self, release, self._shared, self._workers,
@@ -137,6 +151,9 @@ class FrameSource:
                              info.path)
         self._intra = IntraDecoder.probe(info, self._geo, self.stats)
         self._closers.append(self._intra)
+        if threads == 1 and self._intra is None:
+            self._plain = Decoder(info, self._geo, self.stats, threads=0)
+            self._closers.append(self._plain)
 
     # -- public ---------------------------------------------------------------------
 
@@ -271,6 +288,20 @@ class FrameSource:
             self._shared.put(k, bgr)
             return _rgb(bgr, own=False) if k == target else None
 
+    def _choose(self, lo: int, hi: int) -> tuple[Decoder, int | None]:
+        """The decoder for frames ``lo..hi``, and its race candidate when the read is a
+        cold jump to time (both decoders would seek)."""
+        one, plain = self._decoder, self._plain
+        if plain is None or not one.needs_seek(lo):
+            return one, None
+        if not plain.needs_seek(lo):
+            return plain, None
+        if lo != hi:  # a block: the faster decoder, untimed (its frames cost more each)
+            return (one, plain)[self._race.best()], None
+        k = self._race.pick()
+        self.stats.plain += k
+        return (one, plain)[k], k
+
     def _decode(self, i: int, keep: bool) -> np.ndarray:
         decoder = self._decoder
         lo = i
@@ -293,6 +324,8 @@ class FrameSource:
             except (Desync, cv2.error, OSError):
                 self._intra.close()  # not usable for this file after all
                 self._intra = None
+        decoder, timed = self._choose(lo, i)
+        t0 = time.perf_counter()
         out: list[np.ndarray] = []
         if keep:
             def want(k: int) -> bool:
@@ -310,6 +343,9 @@ class FrameSource:
         else:
             decoder.read_range(i, i, lambda k: True,
                                lambda k, bgr: out.append(_rgb(bgr, own=True)))
+        if timed is not None:
+            self._race.record(timed, time.perf_counter() - t0,
+                              self._geo.seek_cost(i) - SEEK_OVERHEAD + 1)
         return out[-1]
 
     # -- prefetch -----------------------------------------------------------------------
