@@ -2,9 +2,16 @@
 
 ``make_demo_project`` writes a few synthetic videos (informative textured frames and
 non-informative ones: motion blur, wall contact, bubbles, over-exposure), imports them
-into a project, keeps some videos for testing (fully labelled: the ground truth) and
-pre-labels part of the training videos' frames, leaving the rest for the user.
+into a project, keeps some videos for testing (fully labelled) and pre-labels part of the
+training videos' frames, leaving the rest for the user.
 ``headless_demo`` runs the whole pipeline without a display.
+
+The demo is meant to show differences (between depths, between reduced data sets), so
+it is not easy: a share of the segments are ambiguous (borderline frames, see
+:mod:`core.synth.colonoscopy`), a few labels are wrong as a human's would be
+(``label_noise``: each given label flipped with that probability, test labels included),
+and several test videos give a video-level CI of some width. The true classes stay in
+each study's ``demo_truth``, the flipped frames in ``demo_flipped``.
 """
 
 from __future__ import annotations
@@ -23,16 +30,18 @@ from core.tasks.frame_quality import CLASS_NAMES, FrameTaskConfig
 
 @dataclass(frozen=True)
 class DemoSize:
-    n_videos: int = 6
-    n_test_videos: int = 2
+    n_videos: int = 8
+    n_test_videos: int = 4
     n_frames: int = 120
     label_fraction: float = 0.6
     crops_per_frame: int = 8
     test_crops: int = 8
     epochs: int = 6
+    ambiguous_fraction: float = 0.3  # share of segments rendered as borderline scenes
+    label_noise: float = 0.05  # probability that a given label is the wrong class
 
 
-SMALL = DemoSize(n_videos=4, n_test_videos=1, n_frames=36, label_fraction=0.75,
+SMALL = DemoSize(n_videos=5, n_test_videos=2, n_frames=36, label_fraction=0.75,
                  crops_per_frame=2, test_crops=2, epochs=2)
 
 
@@ -55,16 +64,21 @@ def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
     videos.mkdir(parents=True, exist_ok=True)
     for v in range(size.n_videos):
         split = "test" if v >= size.n_videos - size.n_test_videos else "train"
-        synth = yield from make_video(videos / f"colonoscopy-{v + 1:02d}.mp4", size.n_frames, rng)
+        synth = yield from make_video(videos / f"colonoscopy-{v + 1:02d}.mp4", size.n_frames,
+                                      rng, ambiguous_fraction=size.ambiguous_fraction)
         study = yield from import_study(project, synth.path, split=split)
         labelled = np.arange(size.n_frames)
         if split == "train":
             k = int(round(size.label_fraction * size.n_frames))
             labelled = np.sort(rng.choice(size.n_frames, k, replace=False))
-        entries = [(study.id, int(f), CLASS_NAMES[int(synth.labels[f])]) for f in labelled]
+        given = synth.labels[labelled].astype(np.int64)
+        flipped = rng.random(len(labelled)) < size.label_noise  # a human's slips
+        given[flipped] = 1 - given[flipped]
+        entries = [(study.id, int(f), CLASS_NAMES[int(y)]) for f, y in zip(labelled, given)]
         project.set_labels(entries, user="demo")
-        # the hidden truth of the unlabelled frames, for the GUI tests and tutorials
-        project.update_study_meta(study.id, demo_truth=[int(x) for x in synth.labels])
+        # the hidden truth (of the unlabelled frames too), for the GUI tests and tutorials
+        project.update_study_meta(study.id, demo_truth=[int(x) for x in synth.labels],
+                                  demo_flipped=[int(f) for f in labelled[flipped]])
     project.set_info("demo", {"seed": seed, "size": size.__dict__})
     return project
 

@@ -3,6 +3,9 @@
 ``roc.py``         ROC curve, AUC, TPR at an FPR, :func:`roc_analysis` and its results
 ``delong.py``      DeLong variance/covariance of AUCs, the AUC CI, the paired DeLong test
 ``bootstrap.py``   item and whole-group (cluster) resampling, percentile intervals
+``roc_bootstrap.py`` whole-curve bootstrap: operating points, AUC, pointwise band
+``threshold.py``   Youden's J threshold chosen on validation predictions
+``verdict.py``     plain sentences on what a ROC result shows
 ``accumulate.py``  :class:`RocAccumulator`, batches in, one analysis out
 ``_checks.py``     the input checks they share
 """
@@ -24,6 +27,8 @@ from core.stats.roc import (
     roc_curve,
     tpr_at_fpr,
 )
+from core.stats.threshold import youden_j, youden_threshold
+from core.stats.verdict import verdict
 
 __all__ = [
     "DEFAULT_FPRS",
@@ -42,4 +47,7 @@ __all__ = [
     "roc_analysis",
     "roc_curve",
     "tpr_at_fpr",
+    "verdict",
+    "youden_j",
+    "youden_threshold",
 ]

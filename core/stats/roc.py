@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
 
 from core.stats._checks import check_alpha, check_fpr, check_groups, check_n_boot, check_xy
-from core.stats.bootstrap import bootstrap_counts, group_bootstrap_counts, percentile_ci
+from core.stats.bootstrap import percentile_ci
 from core.stats.delong import delong_ci
+from core.stats.roc_bootstrap import BAND_FPR, _interp_tpr, bootstrap_curves
 
 __all__ = [
     "DEFAULT_FPRS",
@@ -113,26 +114,6 @@ def auc(scores: Any, labels: Any) -> float:
     n = pos.size - m
     ranks = rankdata(s)  # midranks: a tie contributes 1/2
     return float((ranks[pos].sum() - m * (m + 1) / 2.0) / (m * n))
-
-
-def _interp_tpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> np.ndarray:
-    """TPR at ``target`` FPR on curve(s) ``fpr``/``tpr`` of shape (..., k), non-decreasing.
-
-    At an FPR where the curve has a vertical step the highest TPR is taken (the best
-    sensitivity reachable without exceeding the FPR); between two FPRs the curve is the
-    straight segment from the top of one step to the foot of the next.
-    """
-    last = fpr.shape[-1] - 1
-    k = np.count_nonzero(fpr <= target, axis=-1) - 1  # last point with FPR <= target
-    k1 = np.minimum(k + 1, last)
-    f0 = np.take_along_axis(fpr, k[..., None], -1)[..., 0]
-    f1 = np.take_along_axis(fpr, k1[..., None], -1)[..., 0]
-    t0 = np.take_along_axis(tpr, k[..., None], -1)[..., 0]
-    t1 = np.take_along_axis(tpr, k1[..., None], -1)[..., 0]
-    span = f1 - f0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        w = np.where(span > 0, (target - f0) / np.where(span > 0, span, 1.0), 0.0)
-    return t0 + w * (t1 - t0)
 
 
 def tpr_at_fpr(scores: Any, labels: Any, fpr: float) -> float:
@@ -232,6 +213,17 @@ class RocResult:
         The ROC curve of :func:`roc_curve`.
     operating_points : tuple of OperatingPoint
         One per requested false-positive rate, in the order requested.
+    auc_ci_boot : (float, float)
+        Bootstrap percentile CI of the AUC: over whole groups (videos, patients) when
+        ``n_groups >= 2``, else over cases stratified by class; NaNs when no bootstrap
+        was run (and in results stored before it existed).
+    n_groups : int
+        Distinct groups the analysis was given (0: none given). With 2 or more every
+        bootstrap interval resamples whole groups.
+    band_fpr, band_lo, band_hi : ndarray, shape (m,), float64, read-only
+        Pointwise bootstrap band of the curve: at each FPR of ``band_fpr`` the percentile
+        interval of the replicates' TPRs (vertical averaging); empty when no bootstrap
+        was run.
     """
 
     auc: float
@@ -241,6 +233,16 @@ class RocResult:
     fpr: np.ndarray
     tpr: np.ndarray
     operating_points: tuple[OperatingPoint, ...]
+    auc_ci_boot: tuple[float, float] = (math.nan, math.nan)
+    n_groups: int = 0
+    band_fpr: np.ndarray = field(default_factory=lambda: _frozen(np.zeros(0)))
+    band_lo: np.ndarray = field(default_factory=lambda: _frozen(np.zeros(0)))
+    band_hi: np.ndarray = field(default_factory=lambda: _frozen(np.zeros(0)))
+
+    @property
+    def grouped(self) -> bool:
+        """True when the bootstrap intervals resampled whole groups (videos)."""
+        return self.n_groups >= 2
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (lists, floats, ints; non-finite values become None)."""
@@ -252,6 +254,11 @@ class RocResult:
             "fpr": [float(v) for v in self.fpr],
             "tpr": [float(v) for v in self.tpr],
             "operating_points": [op.to_dict() for op in self.operating_points],
+            "auc_ci_boot": [_num(self.auc_ci_boot[0]), _num(self.auc_ci_boot[1])],
+            "n_groups": int(self.n_groups),
+            "band_fpr": [float(v) for v in self.band_fpr],
+            "band_lo": [_num(v) for v in self.band_lo],
+            "band_hi": [_num(v) for v in self.band_hi],
         }
 
     @classmethod
@@ -265,10 +272,20 @@ class RocResult:
             fpr=_frozen(np.asarray(d["fpr"], dtype=np.float64)),
             tpr=_frozen(np.asarray(d["tpr"], dtype=np.float64)),
             operating_points=tuple(OperatingPoint.from_dict(o) for o in d["operating_points"]),
+            # results stored before these existed lack them: no bootstrap AUC CI, no band
+            auc_ci_boot=tuple(_unnum(v, math.nan) for v in d.get("auc_ci_boot") or
+                              (None, None)),
+            n_groups=int(d.get("n_groups", 0)),
+            band_fpr=_band(d.get("band_fpr")),
+            band_lo=_band(d.get("band_lo")),
+            band_hi=_band(d.get("band_hi")),
         )
 
 
-# --------------------------------------------------------------------------- bootstrap
+def _band(values: Any) -> np.ndarray:
+    return _frozen(np.asarray([_unnum(v, math.nan) for v in values or ()], dtype=np.float64))
+
+
 def _bootstrap_tprs(
     s: np.ndarray,
     pos: np.ndarray,
@@ -280,49 +297,9 @@ def _bootstrap_tprs(
 ) -> np.ndarray:
     """TPR at each of ``fprs`` on ``n_boot`` bootstrap resamples, shape (n_boot, len(fprs)).
 
-    Without ``codes`` positives and negatives are resampled separately (their counts stay
-    fixed, as the study design fixed them; Efron & Tibshirani [3]_). With ``codes`` (group
-    code per case) whole groups are resampled (Field & Welsh [4]_); a resample that drew
-    no positive or no negative case has no curve and gives NaN. A resample is a vector of
-    case multiplicities, so the sort and the grouping of tied scores are done once and
-    every replicate is two cumulative sums.
+    The operating-point part of :func:`core.stats.roc_bootstrap.bootstrap_curves`.
     """
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, pos_sorted = s[order], pos[order]
-    ends = np.r_[np.flatnonzero(np.diff(s_sorted)), s.size - 1]
-    # Cases of each class at or above each distinct score: indices into the cumulative
-    # multiplicities of that class (sorted by score, highest first).
-    upto_pos = np.cumsum(pos_sorted)[ends]
-    upto_neg = ends + 1 - upto_pos
-    m, n = int(pos.sum()), int((~pos).sum())
-    codes_sorted = None if codes is None else codes[order]
-    out = np.empty((n_boot, len(fprs)))
-    step = max(1, chunk_cells // s.size)
-    for start in range(0, n_boot, step):
-        b = min(step, n_boot - start)
-        zero = np.zeros((b, 1))
-        if codes_sorted is None:
-            cum = [
-                np.concatenate([zero, np.cumsum(bootstrap_counts(k, b, rng), axis=1)], axis=1)
-                for k in (m, n)
-            ]
-            tpr = np.concatenate([zero, cum[0][:, upto_pos] / m], axis=1)
-            fpr = np.concatenate([zero, cum[1][:, upto_neg] / n], axis=1)
-            ok = None
-        else:
-            w = group_bootstrap_counts(codes_sorted, b, rng)
-            cp = np.cumsum(w * pos_sorted, axis=1)[:, ends]
-            cn = np.cumsum(w * ~pos_sorted, axis=1)[:, ends]
-            tot_p, tot_n = cp[:, -1:], cn[:, -1:]
-            ok = (tot_p[:, 0] > 0) & (tot_n[:, 0] > 0)
-            tpr = np.concatenate([zero, cp / np.maximum(tot_p, 1)], axis=1)
-            fpr = np.concatenate([zero, cn / np.maximum(tot_n, 1)], axis=1)
-        for j, f in enumerate(fprs):
-            vals = _interp_tpr(fpr, tpr, f)
-            if ok is not None:
-                vals[~ok] = np.nan
-            out[start : start + b, j] = vals
-    return out
+    return bootstrap_curves(s, pos, fprs, n_boot, rng, codes, chunk_cells).tprs
 
 
 def roc_analysis(
@@ -353,7 +330,8 @@ def roc_analysis(
     alpha : float
         1 - confidence level of every interval (0.05 gives 95 % CIs).
     n_boot : int
-        Bootstrap replicates for the TPR CIs; 0 skips them (CIs become NaN).
+        Bootstrap replicates for the TPR CIs, the bootstrap AUC CI and the band; 0 skips
+        them (CIs become NaN, the band empty).
     rng : numpy.random.Generator, optional
         Source of the resampling; ``default_rng(0)`` when None, so results repeat.
     groups : array_like, shape (n,), optional
@@ -362,7 +340,10 @@ def roc_analysis(
         within a group; replicates that drew no case of one class are left out. With a
         single key there is no between-group variation to resample and the CIs are those
         of ``groups=None`` (they then describe new frames of that video, not new videos).
-        The AUC interval stays DeLong's, which treats cases as independent.
+        ``auc_ci`` stays DeLong's, which treats cases as independent (too narrow when
+        the frames of a video are alike); ``auc_ci_boot`` and the curve's pointwise band
+        (``band_*``) come from the same bootstrap as the TPR CIs, so with groups they
+        respect the videos.
 
     Returns
     -------
@@ -372,7 +353,7 @@ def roc_analysis(
     check_alpha(alpha)
     targets = tuple(check_fpr(f) for f in fprs)
     n_boot = check_n_boot(n_boot)
-    codes = None
+    codes, n_groups = None, 0
     if groups is not None:
         codes, n_groups = check_groups(groups, pos.size)
         if n_groups < 2:  # nothing to resample between groups: resample the cases
@@ -380,10 +361,15 @@ def roc_analysis(
     rng = np.random.default_rng(0) if rng is None else rng
     a, lo, hi = delong_ci(s, pos, alpha)
     fpr, tpr, thr = roc_curve(s, pos)
-    if n_boot and targets:
-        q_lo, q_hi = percentile_ci(_bootstrap_tprs(s, pos, targets, n_boot, rng, codes), alpha)
-    else:
-        q_lo = q_hi = np.full(len(targets), np.nan)
+    q_lo = q_hi = np.full(len(targets), np.nan)
+    boot_ci, band = (math.nan, math.nan), (np.zeros(0), np.zeros(0), np.zeros(0))
+    if n_boot:
+        reps = bootstrap_curves(s, pos, targets, n_boot, rng, codes)
+        if targets:
+            q_lo, q_hi = percentile_ci(reps.tprs, alpha)
+        b_lo, b_hi = percentile_ci(reps.aucs, alpha)
+        boot_ci = (float(b_lo), float(b_hi))
+        band = (BAND_FPR.copy(), *percentile_ci(reps.band, alpha))
     points = []
     for j, f in enumerate(targets):
         k = int(np.count_nonzero(fpr <= f)) - 1
@@ -404,4 +390,9 @@ def roc_analysis(
         fpr=_frozen(fpr),
         tpr=_frozen(tpr),
         operating_points=tuple(points),
+        auc_ci_boot=boot_ci,
+        n_groups=int(n_groups),
+        band_fpr=_frozen(band[0]),
+        band_lo=_frozen(np.asarray(band[1], np.float64)),
+        band_hi=_frozen(np.asarray(band[2], np.float64)),
     )

@@ -12,6 +12,10 @@ distribution shared by both classes (a global gain and tint, like auto-exposure 
 balance), so mean RGB alone separates the classes poorly; the information is in texture.
 
 Informative frames may still carry a few stray bubbles or a slight shake, as real ones do.
+``ambiguous`` scenes (a share of the segments of :func:`make_video`) sit near the class
+boundary, where experts disagree too: informative views that are defocused, shaken or
+foamy, and artefacts that are mild (a short smear, a wall with some texture left, thin
+foam over a sharp scene, a small glare).
 A scene is drawn once on a canvas larger than the frame; a frame is a view of it through
 a slowly moving camera at time ``t`` (seconds), so frames of one segment are similar.
 Rendering uses OpenCV drawing and filtering only: make_video writes about 45 frames/s at
@@ -55,11 +59,14 @@ class SynthVideo:
         (n_frames,) int8; 1 = informative, 0 = non-informative.
     artefacts : tuple of str
         Per frame: ``"none"`` for informative frames, else one of :data:`ARTEFACTS`.
+    ambiguous : numpy.ndarray
+        (n_frames,) bool; True for the frames of ambiguous (borderline) segments.
     """
 
     path: str
     labels: np.ndarray
     artefacts: tuple[str, ...]
+    ambiguous: np.ndarray | None = None  # (n_frames,) bool: frames of ambiguous segments
 
 
 @dataclass(frozen=True)
@@ -117,26 +124,43 @@ def _optics(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _build_scene(
-    informative: bool, artefact: str, rng: np.random.Generator, size: tuple[int, int]
+    informative: bool,
+    artefact: str,
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    ambiguous: bool = False,
 ) -> _Scene:
     rows, cols = size
     sf = cols / FRAME_SIZE[1]  # sizes below are tuned for 500 columns and scale with it
     shape = (math.ceil(rows * CANVAS_FACTOR), math.ceil(cols * CANVAS_FACTOR))
     if artefact == "wall_contact":
         canvas = wall_texture(rng, shape, sf)
+        if ambiguous:  # not quite touching: some of the mucosa's texture is left
+            canvas = 0.55 * canvas + 0.45 * blur_image(mucosa_texture(rng, shape, sf), 1.0 * sf)
     else:
         canvas = mucosa_texture(rng, shape, sf)
+    hard = "none"  # how an ambiguous informative view is spoilt
+    if ambiguous and informative:
+        hard = str(rng.choice(("defocus", "shake", "foam")))
+        if hard == "defocus":
+            canvas = blur_image(canvas, rng.uniform(1.0, 2.0) * sf)
     if artefact == "bubbles":
-        canvas = add_bubbles(blur_image(canvas, rng.uniform(3.0, 6.0) * sf), rng, sf, many=True)
+        sigma = rng.uniform(0.8, 1.8) if ambiguous else rng.uniform(3.0, 6.0)
+        canvas = add_bubbles(blur_image(canvas, sigma * sf), rng, sf, many=True)
+    elif hard == "foam":
+        canvas = add_bubbles(canvas, rng, sf, many=True)
     elif informative and rng.random() < 0.3:
         canvas = add_bubbles(canvas, rng, sf, many=False)  # a few stray bubbles are fine
     if artefact == "overexposure":
         # Too close to the wall: defocused and washed out, then blown out by the light.
-        canvas = blur_image(canvas, rng.uniform(1.5, 3.0) * sf)
+        canvas = blur_image(canvas, (rng.uniform(0.5, 1.2) if ambiguous
+                                     else rng.uniform(1.5, 3.0)) * sf)
         canvas = 0.6 * canvas + 0.4 * canvas.mean(axis=(0, 1))
     blur_len = 0.0
     if artefact == "motion_blur":
-        blur_len = rng.uniform(25.0, 60.0) * sf
+        blur_len = (rng.uniform(8.0, 16.0) if ambiguous else rng.uniform(25.0, 60.0)) * sf
+    elif hard == "shake":
+        blur_len = rng.uniform(6.0, 12.0) * sf  # the ranges of the two classes overlap
     elif informative and rng.random() < 0.2:
         blur_len = rng.uniform(2.0, 5.0) * sf  # slight shake still leaves detail
     # Gain and white balance drawn the same way for both classes: mean colour is no cue.
@@ -151,6 +175,8 @@ def _build_scene(
         # the frame is not crushed to black when the mean is set.
         area = sum(np.pi * g[2] * g[3] for g in glare) / float(_optics(size)[0].sum())
         shrink = min(1.0, math.sqrt(0.6 * target.min() / 255.0 / area))
+        if ambiguous:  # a small glare: most of the view is still readable
+            shrink *= 0.5
         for g in glare:
             g[2] *= shrink
             g[3] *= shrink
@@ -261,6 +287,7 @@ def render_frame(
     *,
     t: float = 0.0,
     size: tuple[int, int] = FRAME_SIZE,
+    ambiguous: bool = False,
 ) -> np.ndarray:
     """Render one synthetic endoscopy frame.
 
@@ -277,6 +304,8 @@ def render_frame(
         Time in seconds since the start of the segment.
     size : (int, int)
         Frame (rows, cols).
+    ambiguous : bool
+        A borderline scene of its class (see the module docstring).
 
     Returns
     -------
@@ -285,7 +314,7 @@ def render_frame(
     """
     _check(informative, artefact, size)
     size = (int(size[0]), int(size[1]))
-    return _view(_build_scene(informative, artefact, rng, size), float(t), rng, size)
+    return _view(_build_scene(informative, artefact, rng, size, ambiguous), float(t), rng, size)
 
 
 def _open_writer(path: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.VideoWriter, Path]:
@@ -314,6 +343,7 @@ def make_video(
     informative_fraction: float = 0.5,
     segment: tuple[int, int] = (4, 12),
     size: tuple[int, int] = FRAME_SIZE,
+    ambiguous_fraction: float = 0.0,
 ) -> Generator[Progress, None, SynthVideo]:
     """Write a synthetic colonoscopy video made of informative / non-informative runs.
 
@@ -340,6 +370,10 @@ def make_video(
         Minimum and maximum run length in frames.
     size : (int, int)
         Frame (rows, cols).
+    ambiguous_fraction : float
+        Share, in [0, 1], of segments rendered as ambiguous (borderline) scenes: see the
+        module docstring. 0 (the default) draws nothing for it, so videos made before
+        it existed are made again pixel for pixel.
 
     Yields
     ------
@@ -361,10 +395,13 @@ def make_video(
         raise ValueError(f"segment must be (min, max) with 1 <= min <= max, got {segment!r}")
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
+    if not 0.0 <= ambiguous_fraction <= 1.0:
+        raise ValueError(f"ambiguous_fraction must be in [0, 1], got {ambiguous_fraction}")
     _check_size(size)
     size = (int(size[0]), int(size[1]))
     writer, out = _open_writer(Path(path), fps, size)
     labels = np.zeros(n_frames, np.int8)
+    hard = np.zeros(n_frames, bool)
     artefacts: list[str] = []
     try:
         yield Progress("synth", 0, n_frames, "rendering synthetic video")
@@ -375,11 +412,13 @@ def make_video(
             behind = informative_fraction * len(artefacts) - int(labels.sum())
             informative = bool(rng.random() < np.clip(informative_fraction + behind / hi, 0, 1))
             artefact = "none" if informative else str(rng.choice(ARTEFACTS))
-            scene = _build_scene(informative, artefact, rng, size)
+            ambiguous = ambiguous_fraction > 0 and bool(rng.random() < ambiguous_fraction)
+            scene = _build_scene(informative, artefact, rng, size, ambiguous)
             for k in range(length):
                 frame = _view(scene, k / fps, rng, size)
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
                 labels[len(artefacts)] = int(informative)
+                hard[len(artefacts)] = ambiguous
                 artefacts.append(artefact)
                 yield Progress("synth", len(artefacts), n_frames, artefact)
     except BaseException:
@@ -387,4 +426,4 @@ def make_video(
         out.unlink(missing_ok=True)
         raise
     writer.release()
-    return SynthVideo(path=str(out), labels=labels, artefacts=tuple(artefacts))
+    return SynthVideo(path=str(out), labels=labels, artefacts=tuple(artefacts), ambiguous=hard)

@@ -189,12 +189,20 @@ class TaskBase:
         return [s for s in project.studies() if canonical_name(s.task) == self.name
                 and (split is None or s.split == split)]
 
+    def sampled(self, project, items: ItemSet) -> ItemSet:
+        """The training items a task's sampling option keeps (all of them here)."""
+        return items
+
     def labelled_items(self, project, split: str, study_ids=None) -> ItemSet:
+        """The labelled items of the ``split`` studies (of ``study_ids`` when given); on
+        the training side only those of the task's sampling (:meth:`sampled`)."""
         studies = self.studies(project, split)
         if study_ids is not None:
             studies = [s for s in studies if s.id in set(study_ids)]
         items = self.items(project, studies)
         items = items.subset(items.labelled)
+        if split == "train":
+            items = self.sampled(project, items)
         if not len(items):
             raise ValueError(f"no labelled {self.item_kind}s in the {split} studies; label "
                              "some first")

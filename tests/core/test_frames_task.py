@@ -154,6 +154,11 @@ def test_evaluate_merges_positive_classes_into_a_roc(project):
     probs = np.stack([1 - items.labels, items.labels], axis=1).astype(float)
     res = task.evaluate(items, probs)
     assert res.auc == 1.0 and res.n_pos == int(items.labels.sum())
+    # the subjects (3 videos) are passed: the bootstrap CIs resample whole videos
+    assert res.n_groups == 3 and res.grouped and len(res.band_fpr) == 51
+    from core.stats import verdict
+
+    assert any("width 0" in line for line in verdict(res, res.n_groups))  # perfect: degenerate
     with pytest.raises(ValueError, match="probs must be"):
         task.evaluate(items, probs[:, :1])
 
@@ -169,3 +174,49 @@ def test_registry_names_aliases_and_options():
     assert label_values("no such task") is None
     with pytest.raises(ValueError, match="unknown task"):
         get_task("polyp_tennis")
+
+
+def test_evaluation_averages_a_frames_crops(tmp_path):
+    """A frame whose crops are all the same patch gets exactly that patch's probability;
+    a textured frame gets the mean of its crops' softmax probabilities (not the softmax of
+    their mean logits, not one crop's)."""
+    import torch
+    import torch.nn.functional as F
+
+    from core.train.model import build_alexnet, initialise
+    from core.train.predict import predict, to_input
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    flat = np.zeros((*FRAME_SIZE, 3), np.uint8)
+    flat[:] = (180, 60, 40)
+    noisy = cv2.GaussianBlur(rng.integers(0, 256, (*FRAME_SIZE, 3), dtype=np.uint8), (0, 0), 3)
+    for k, img in enumerate([flat, noisy]):
+        cv2.imwrite(str(folder / f"frame-{k:03d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    with Project.create(tmp_path / "proj") as p:
+        study = drain(import_study(p, folder, split="test"))
+        p.set_labels([(study.id, 0, "informative"), (study.id, 1, "non-informative")],
+                     user="test")
+        task = FrameQualityTask(FrameTaskConfig(test_crops=6))
+        items = task.labelled_items(p, "test")
+        ds = drain(task.dataset(p, items, np.random.default_rng(1), split="test"))
+    model = build_alexnet(2)
+    initialise(model, "msra", generator=torch.Generator().manual_seed(0))
+    # a non-trivial classifier output: shift fc8 so the classes differ on these patches
+    with torch.no_grad():
+        model.classifier[6].bias.copy_(torch.tensor([0.3, -0.2]))
+    pos, probs = drain(predict(model, ds, device="cpu", precision="fp32"))
+    assert pos.tolist() == [0, 1] and len(ds) == 12
+    model.eval()
+    with torch.no_grad():
+        one = F.softmax(model(to_input(flat[None, :227, :227], torch.device("cpu"))), 1)
+        crops = ds.batch(np.flatnonzero(ds.items == 1))
+        logits = model(to_input(crops, torch.device("cpu")))
+    assert len({c.tobytes() for c in ds.batch(np.flatnonzero(ds.items == 0))}) == 1
+    np.testing.assert_allclose(probs[0], one[0].numpy(), atol=1e-6)
+    per_crop = F.softmax(logits, 1).numpy()
+    assert len({round(float(v), 6) for v in per_crop[:, 1]}) > 1  # the crops do differ
+    np.testing.assert_allclose(probs[1], per_crop.mean(axis=0), atol=1e-6)
+    gap = np.abs(per_crop.mean(axis=0) - F.softmax(logits.mean(0), 0).numpy()).max()
+    assert gap > 1e-5  # so the check above tells the two apart

@@ -216,5 +216,8 @@ def test_a_single_group_falls_back_to_the_item_bootstrap():
     # One video: nothing to resample between videos; the CIs are the per-frame ones.
     s, y = _binormal(60, 1.0, seed=29)
     one = M.roc_analysis(s, y, n_boot=200, groups=np.full(60, "video.mp4"))
-    assert one.to_dict() == M.roc_analysis(s, y, n_boot=200).to_dict()
+    none = M.roc_analysis(s, y, n_boot=200)
+    # the one video is remembered (a verdict says a CI from one video is not reliable)
+    assert (one.n_groups, none.n_groups) == (1, 0) and not one.grouped
+    assert {**one.to_dict(), "n_groups": 0} == none.to_dict()
     assert all(op.tpr_ci[1] > op.tpr_ci[0] for op in one.operating_points)

@@ -248,3 +248,35 @@ def test_texture_separates_classes(balanced_frames) -> None:
     _, labels, frames = balanced_frames
     auc = _auc(np.array([_fine_detail(f) for f in frames]), labels)
     assert auc > 0.85, f"fine-detail feature: AUC {auc:.3f}"
+
+
+def test_ambiguous_frames_are_harder_but_still_informative() -> None:
+    """The demo's borderline scenes (item 33): the texture cue that separates clear frames
+    (AUC > 0.85 above) separates ambiguous ones much less, yet better than chance."""
+    rng = np.random.default_rng(2016)
+    kinds = [(True, "none")] * len(ARTEFACTS) + [(False, a) for a in ARTEFACTS]
+    detail, labels = [], []
+    for _ in range(8):
+        for informative, artefact in kinds:
+            frame = render_frame(informative, artefact, rng, ambiguous=True)
+            detail.append(_fine_detail(frame))
+            labels.append(int(informative))
+    auc = _auc(np.array(detail), np.array(labels))
+    assert 0.55 < auc < 0.8, f"fine-detail feature on ambiguous frames: AUC {auc:.3f}"
+
+
+def test_make_video_marks_ambiguous_segments(tmp_path: Path) -> None:
+    plain = drain(make_video(tmp_path / "a.avi", 60, np.random.default_rng(3), size=SMALL))
+    same = drain(make_video(tmp_path / "b.avi", 60, np.random.default_rng(3), size=SMALL,
+                            ambiguous_fraction=0.0))
+    assert not plain.ambiguous.any() and np.array_equal(plain.labels, same.labels)
+    assert all(np.array_equal(x, y) for x, y in zip(_read_all(plain.path), _read_all(same.path)))
+    hard = drain(make_video(tmp_path / "c.avi", 200, np.random.default_rng(3), size=SMALL,
+                            ambiguous_fraction=0.5))
+    assert hard.ambiguous.dtype == bool and hard.ambiguous.shape == (200,)
+    assert 0.25 < hard.ambiguous.mean() < 0.75
+    # whole segments (4..12 frames) are ambiguous, not single frames
+    flips = np.flatnonzero(np.diff(hard.ambiguous.astype(int)))
+    assert len(flips) > 0 and np.diff(flips).min() >= 4
+    with pytest.raises(ValueError, match="ambiguous_fraction"):
+        drain(make_video(tmp_path / "d.avi", 5, np.random.default_rng(0), ambiguous_fraction=2))

@@ -18,6 +18,7 @@ import numpy as np
 from core.events import Progress
 from core.tasks.base import ItemSet, TaskBase, empty_items, register, subject_of
 from core.train.patches import CropDataset, PatchSpecs
+from core.train.sampling import interval_sample
 
 FRAME_SIZE = (350, 500)  # rows, cols
 CLASS_NAMES = ("non-informative", "informative")
@@ -32,6 +33,11 @@ class FrameTaskConfig:
     ``crops_per_frame`` serves training and validation (the validation frames are a
     share of the training data, SPEC §1.3), ``test_crops`` the test frames,
     ``preview_crops`` the frames spread over a study for the workspace's strip.
+    ``sample_interval_s`` > 0 trains on one labelled frame per that many seconds of
+    each video (the paper samples one frame every 5 s, SPEC §1.6): the labelled frame
+    nearest each sample time ``0, s, 2 s, ...`` (:func:`core.train.sampling.interval_sample`);
+    0 uses every labelled frame. It applies to the training side (training and
+    validation), not to the test frames.
     """
 
     crops_per_frame: int = 200
@@ -39,10 +45,17 @@ class FrameTaskConfig:
     preview_crops: int = 4
     preview_max_frames: int = 300
     crop: int = 227
+    sample_interval_s: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            if int(getattr(self, f.name)) < 1:
+            if f.name == "sample_interval_s":
+                v = float(self.sample_interval_s)
+                if not (v >= 0.0 and np.isfinite(v)):
+                    raise ValueError(f"sample_interval_s must be 0 (every labelled frame) or "
+                                     f"a number of seconds > 0, got {self.sample_interval_s}")
+                object.__setattr__(self, f.name, v)
+            elif int(getattr(self, f.name)) < 1:
                 raise ValueError(f"{f.name} must be at least 1, got {getattr(self, f.name)}")
 
 
@@ -122,6 +135,23 @@ class FrameQualityTask(TaskBase):
                     col.append(v)
         return ItemSet(*cols, kind=self.item_kind) if cols[0] else empty_items(self.item_kind)
 
+    def sampled(self, project, items: ItemSet) -> ItemSet:
+        """The training items at the sampling interval (all of them when it is 0).
+
+        A study without a frame rate (a folder of frames: already a sample) keeps all its
+        labelled frames.
+        """
+        interval = self.config.sample_interval_s
+        if interval <= 0 or not len(items):
+            return items
+        keep = []
+        for study_id, pos in items.by_study().items():
+            study = project.study(study_id)
+            fps = float(getattr(study, "fps", 0.0) or 0.0)
+            keep.append(pos if fps <= 0 else pos[interval_sample(
+                items.indices[pos], interval * fps, getattr(study, "n_frames", None))])
+        return items.subset(np.sort(np.concatenate(keep)))
+
     def preview_items(self, project, study, extra_frames: Sequence[int] | None = None
                       ) -> ItemSet:
         """Frames spread over ``study`` (at most ``preview_max_frames``) plus its labelled
@@ -173,7 +203,8 @@ class FrameQualityTask(TaskBase):
 
     def evaluate(self, items: ItemSet, probs: np.ndarray, *,
                  rng: np.random.Generator | None = None):
-        """ROC of the labelled items: AUC with DeLong CI, TPR at 10/15/20 % FPR.
+        """ROC of the labelled items: AUC with DeLong's CI and a video-level bootstrap CI,
+        TPR at 10/15/20 % FPR, a pointwise band of the curve.
 
         Parameters
         ----------
@@ -182,7 +213,8 @@ class FrameQualityTask(TaskBase):
             Class probabilities of each item.
         rng : numpy.random.Generator, optional
             Source of the bootstrap resampling (``default_rng(0)`` when None); the
-            operating-point CIs resample whole subjects (videos, patients).
+            bootstrap CIs (AUC, operating points, band) resample whole subjects (videos,
+            patients): the items' groups are passed, so ``n_groups`` counts the videos.
 
         Returns
         -------
