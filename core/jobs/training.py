@@ -78,7 +78,8 @@ def train_run(project, config: TrainConfig, *, task: str = "frame_quality", task
     """
     weights, source, sha, ref = None, "none (scratch)", None, None
     if config.depth != "scratch":
-        resolved = resolve_weights(weights_path)  # refuses to go on without them
+        # refuses to go on without them; in the layout of the run's architecture
+        resolved = resolve_weights(weights_path, arch=config.arch)
         # "torchvision ImageNet AlexNet weights (cache: PATH)" or "custom weights (...)"
         weights, source = resolved.state_dict, resolved.record()
         sha, ref = resolved.sha256, resolved.reference()

@@ -181,7 +181,9 @@ def load_snapshot(path: str | os.PathLike) -> tuple[dict, dict]:
             raise SnapshotError(path, "it stores some layers but names no pretrained weights")
         from core.train.weights import find_weights_by_sha256
 
-        pre = find_weights_by_sha256(ref["sha256"], ref.get("path"))
+        config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+        pre = find_weights_by_sha256(ref["sha256"], ref.get("path"),
+                                     arch=config.get("arch", "torchvision"))
         sd = {**{k: v for k, v in pre.items() if not k.startswith("classifier.6.")}, **sd}
     return sd, meta
 

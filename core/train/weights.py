@@ -134,6 +134,23 @@ def missing_message() -> str:
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
 
+def expected_shapes(arch: str = "torchvision") -> dict[str, tuple[int, ...]]:
+    """The state-dict entries a pretrained file of ``arch`` must hold, with their shapes.
+
+    ``"torchvision"``: torchvision's ImageNet AlexNet, 1000-way fc8 included.
+    ``"bvlc"``: Table I's Caffe layout (:mod:`core.train.bvlc`); its fc8 may have any
+    width (it is replaced), so it is not checked.
+    """
+    if arch == "torchvision":
+        return EXPECTED_SHAPES
+    if arch == "bvlc":
+        from core.train import bvlc
+
+        return {k: v for k, v in bvlc.state_dict_shapes(1000).items()
+                if not k.startswith("classifier.6.")}
+    raise ValueError(f"unknown arch {arch!r}; choose one of 'torchvision', 'bvlc'")
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file (remembered per path, size and modification time)."""
     p = Path(path)
@@ -167,8 +184,10 @@ def unreadable_reason(path: Path, exc: BaseException) -> str:
             "download or copy, or another kind of file)")
 
 
-def load_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load and validate a torchvision-format AlexNet state dict (``weights_only``).
+def load_weights_file(path: str | os.PathLike, *, arch: str = "torchvision"
+                      ) -> dict[str, torch.Tensor]:
+    """Load and validate a pretrained AlexNet state dict of ``arch``'s layout
+    (``weights_only``; see :func:`expected_shapes`).
 
     Raises
     ------
@@ -178,6 +197,7 @@ def load_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         The file is damaged, holds something other than tensors, or not AlexNet's shapes;
         the message is plain and never advises unsafe loading.
     """
+    expected = expected_shapes(arch)
     path = Path(path)
     if not path.is_file():
         raise WeightsMissingError(f"Weights file not found: {path}")
@@ -193,32 +213,35 @@ def load_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not isinstance(sd, dict):
         raise WeightsError(f"The weights file {path} does not hold a state dict (it holds a "
                            f"{type(sd).__name__}). {hint}")
-    not_tensors = [f"{k} ({type(sd[k]).__name__})" for k in EXPECTED_SHAPES
+    not_tensors = [f"{k} ({type(sd[k]).__name__})" for k in expected
                    if k in sd and not isinstance(sd[k], torch.Tensor)]
     if not_tensors:
         raise WeightsError(f"The weights file {path} holds values that are not tensors where "
                            f"AlexNet's weights belong: {', '.join(not_tensors[:4])}. {hint}")
-    not_float = [k for k in EXPECTED_SHAPES if k in sd and not sd[k].is_floating_point()]
+    not_float = [k for k in expected if k in sd and not sd[k].is_floating_point()]
     if not_float:
         raise WeightsError(f"The weights file {path} holds non-floating-point tensors where "
                            f"AlexNet's weights belong: {', '.join(not_float[:4])}. {hint}")
-    missing = [k for k in EXPECTED_SHAPES if k not in sd]
+    missing = [k for k in expected if k not in sd]
     wrong = [
         f"{k}: {tuple(sd[k].shape)} (expected {s})"
-        for k, s in EXPECTED_SHAPES.items()
+        for k, s in expected.items()
         if k in sd and tuple(sd[k].shape) != s
     ]
     if missing or wrong:
         detail = "; ".join(([f"missing {', '.join(missing[:4])}"] if missing else []) + wrong[:4])
+        if arch == "bvlc":
+            raise WeightsError(f"{path} is not an AlexNet in the BVLC (Table I) layout "
+                               f"({detail}); see core.train.bvlc for its layer names.")
         raise WeightsError(
             f"{path} is not torchvision's ImageNet AlexNet ({detail}). Expected the file "
             f"{WEIGHTS_FILE} for torchvision.models.alexnet."
         )
-    return {k: sd[k] for k in EXPECTED_SHAPES}
+    return {k: sd[k] for k in expected}
 
 
-def _resolved(path: Path, source: str) -> ResolvedWeights:
-    sd = load_weights_file(path)  # validates first: a missing file says so plainly
+def _resolved(path: Path, source: str, arch: str = "torchvision") -> ResolvedWeights:
+    sd = load_weights_file(path, arch=arch)  # validates first: a missing file says so plainly
     return ResolvedWeights(path, source, file_sha256(path), sd)
 
 
@@ -228,7 +251,8 @@ def download_allowed() -> bool:
 
 
 def resolve_weights(
-    path: str | os.PathLike | None = None, *, allow_download: bool | None = None
+    path: str | os.PathLike | None = None, *, allow_download: bool | None = None,
+    arch: str = "torchvision",
 ) -> ResolvedWeights:
     """Find, load and validate the ImageNet AlexNet weights.
 
@@ -243,6 +267,13 @@ def resolve_weights(
     WeightsError
         When a file exists but is not usable.
     """
+    if arch != "torchvision":  # only a file the user gives can be in another layout
+        if path is None:
+            raise WeightsMissingError(
+                f"Fine-tuning the {arch.upper()} (Table I) AlexNet needs pretrained weights in "
+                "that layout, and none can be fetched: give a weights file (--weights FILE) "
+                "or train this architecture from scratch.")
+        return _resolved(Path(path), "file", arch)
     if path is not None:
         return _resolved(Path(path), "file")
     if custom_path().is_file():
@@ -291,8 +322,8 @@ def import_weights(path: str | os.PathLike) -> Path:
     return install_weights(path).path
 
 
-def find_weights_by_sha256(sha256: str, hint: str | os.PathLike | None = None
-                           ) -> dict[str, torch.Tensor]:
+def find_weights_by_sha256(sha256: str, hint: str | os.PathLike | None = None, *,
+                           arch: str = "torchvision") -> dict[str, torch.Tensor]:
     """The state dict of the weights file whose SHA-256 is ``sha256``.
 
     Looks at ``hint`` (the path recorded when the file was used), the custom weights and
@@ -313,7 +344,7 @@ def find_weights_by_sha256(sha256: str, hint: str | os.PathLike | None = None
             continue
         sha = file_sha256(cand)
         if sha == sha256:
-            return load_weights_file(cand)
+            return load_weights_file(cand, arch=arch)
         looked.append((cand, f"another file, SHA-256 {sha[:8]}..."))
     what = ("torchvision's ImageNet AlexNet file " + WEIGHTS_FILE if is_original(sha256)
             else "the custom weights file " + (Path(hint).name if hint else ""))

@@ -65,7 +65,9 @@ def test_demo_opens_the_window_where_there_is_a_display(qtbot, tmp_path, monkeyp
     monkeypatch.setattr(QApplication, "exec", fake_exec)
     assert main(["demo", "--small", "--project", str(tmp_path / "demo")]) == 0
     assert str(tmp_path / "demo") in seen["title"]
-    assert seen["studies"] == 4 and seen["frame"]
+    from core.demo import SMALL
+
+    assert seen["studies"] == SMALL.n_videos and seen["frame"]
 
 
 def test_missing_x11_libraries_are_named_and_demo_goes_headless(monkeypatch, tmp_path, capsys):

@@ -310,3 +310,36 @@ def test_training_learns(tmp_path):
     assert run.best_auc == pytest.approx(out.result.best_auc)
     assert run.metrics["threshold"]["rule"] == "youden_j_validation"
     assert run.metrics["threshold"]["j"] > 0.4
+
+
+def test_bvlc_fine_tunes_from_weights_in_its_layout(trained, tmp_path):
+    """Table I's architecture takes pretrained weights in its layout (item 29)."""
+    import dataclasses
+
+    import torch
+
+    from core.jobs.evaluation import load_run_model
+    from core.train import bvlc
+    from core.train.weights import WeightsError, WeightsMissingError, resolve_weights
+
+    weights = tmp_path / "bvlc-imagenet.pth"
+    torch.manual_seed(0)
+    torch.save(bvlc.BvlcAlexNet(1000).state_dict(), weights)
+    tv = tmp_path / "torchvision-layout.pth"
+    torch.save(build_alexnet(1000).state_dict(), tv)
+    with pytest.raises(WeightsError, match="not an AlexNet in the BVLC"):
+        resolve_weights(tv, arch="bvlc")
+    with pytest.raises(WeightsMissingError, match="weights in that layout"):
+        resolve_weights(arch="bvlc")
+    folder, _, _, _ = trained
+    cfg = dataclasses.replace(CONFIG, depth="fc7", arch="bvlc")
+    with Project.open(folder) as p:
+        out = drain(train_run(p, cfg, task_options=OPTIONS, weights_path=weights))
+        run = p.run(out.run_id)
+        assert run.weights_source.startswith("custom weights") and "bvlc" in run.arch
+        res = drain(evaluate_run(p, out.run_id))
+        assert res.n_pos + res.n_neg == 16
+        # the frozen layers are the pretrained file's, bit for bit
+        model = load_run_model(p, out.run_id).model
+        want = torch.load(weights, weights_only=True)
+        assert torch.equal(model.features[0].weight, want["features.0.weight"])
