@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.store import geometry as geo
-from core.store.db import ProjectError, choice, now, os_user, where
+from core.store.db import ProjectError, choice, damaged, now, os_user, where
 from core.store.schema import ANNOTATION_KINDS, ANNOTATION_SOURCES
 
 LABEL_SOURCES = ("expert", "model")
@@ -116,20 +116,41 @@ _EVT_COLS = ("id, annotation_id, study_id, kind, frame, action, value, geometry,
              " time, model_version")
 
 
+def _decode(kind: str, frame: Any, blob: Any) -> Any:
+    """The geometry of a stored row; ValueError/TypeError when the row is damaged."""
+    if kind not in geo.GEOMETRY_TYPES:
+        raise ValueError(f"unknown annotation kind {kind!r}")
+    if kind in _ONE_PER_FRAME and not isinstance(frame, int):
+        raise ValueError(f"a {kind} with no frame number")
+    return geo.decode(kind, blob)
+
+
 def _annotation(row: tuple) -> Annotation:
     r = list(row)
-    r[5] = geo.decode(r[2], r[5])
+    r[5] = _decode(r[2], r[3], r[5])
     return Annotation(*r)
 
 
 def _event(row: tuple) -> AnnotationEvent:
     r = list(row)
-    r[7] = geo.decode(r[3], r[7])
+    r[7] = _decode(r[3], r[4], r[7])
     return AnnotationEvent(*r)
 
 
 class AnnotationsMixin:
     """Annotation methods of :class:`core.store.Project`."""
+
+    def _rows(self, make, sql: str, args: tuple) -> list:
+        """``make(row)`` for every row; a row that cannot be decoded means the database
+        is damaged (a :class:`ProjectError` naming it and its backup)."""
+        out = []
+        for row in self._read(sql, args):
+            try:
+                out.append(make(row))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ProjectError(damaged(self.folder, f"annotation {row[0]} cannot be read "
+                                          f"({exc})")) from exc
+        return out
 
     # ------------------------------------------------------------------ checks
     def _check(self, con, study_id: int, kind: str, frame: int | None, value: Any,
@@ -265,8 +286,9 @@ class AnnotationsMixin:
                           user, time, state.model_version)
 
     def annotation(self, ann_id: int) -> Annotation | None:
-        rows = self._read(f"SELECT {_ANN_COLS} FROM annotations WHERE id=?", (int(ann_id),))
-        return _annotation(rows[0]) if rows else None
+        rows = self._rows(_annotation, f"SELECT {_ANN_COLS} FROM annotations WHERE id=?",
+                          (int(ann_id),))
+        return rows[0] if rows else None
 
     def annotations(self, study_id: int | None = None, *, kind: str | None = None,
                     frame: int | None = None, source: str | None = "expert"
@@ -275,7 +297,7 @@ class AnnotationsMixin:
         cond, args = where({"study_id": study_id, "kind": kind, "frame": frame,
                             "source": source})
         sql = f"SELECT {_ANN_COLS} FROM annotations{cond} ORDER BY study_id, frame, id"
-        return [_annotation(r) for r in self._read(sql, args)]
+        return self._rows(_annotation, sql, args)
 
     def annotation_history(self, study_id: int | None = None, *,
                            annotation_id: int | None = None, kind: str | None = None,
@@ -283,8 +305,8 @@ class AnnotationsMixin:
         """Logged changes, oldest first, filtered by any of the arguments."""
         cond, args = where({"study_id": study_id, "annotation_id": annotation_id, "kind": kind,
                             "frame": frame})
-        return [_event(r) for r in self._read(
-            f"SELECT {_EVT_COLS} FROM annotation_events{cond} ORDER BY id", args)]
+        return self._rows(_event, f"SELECT {_EVT_COLS} FROM annotation_events{cond} ORDER BY id",
+                          args)
 
     # ------------------------------------------------------------------ frame labels
     def set_labels(self, entries: Iterable[tuple[int, int, str | None]], *,
@@ -338,11 +360,11 @@ class AnnotationsMixin:
 
     def label(self, study_id: int, frame: int, source: str = "expert") -> Label | None:
         """The current label of one frame, or None."""
-        rows = self._read(f"SELECT {_ANN_COLS} FROM annotations WHERE study_id=? AND "
-                          "kind='frame_label' AND frame=? AND source=?",
+        rows = self._rows(_annotation, f"SELECT {_ANN_COLS} FROM annotations WHERE "
+                          "study_id=? AND kind='frame_label' AND frame=? AND source=?",
                           (int(study_id), int(frame), source))
         if rows:
-            a = _annotation(rows[0])
+            a = rows[0]
             return Label(a.study_id, a.frame, a.value, a.source, a.user, a.time,
                          a.model_version)
         if source == "model":

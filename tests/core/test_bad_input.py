@@ -200,3 +200,24 @@ def test_undecodable_meta_table_is_a_damaged_project(tmp_path):
     _damage(proj, "UPDATE meta SET value=CAST(x'41ff42' AS TEXT) WHERE key='created'")
     with pytest.raises(ProjectError, match="layertune.sqlite is damaged"):
         Project.open(proj)
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE annotations SET frame=NULL",  # a label that lost its frame number
+    "UPDATE annotations SET kind='mask', geometry=x'00ff00'",  # a mask that is no image
+    "UPDATE annotation_events SET kind='box', geometry=x'7b2272'",  # half a JSON box
+])
+def test_damaged_annotations_are_a_damaged_project(tmp_path, sql):
+    """A byte flip in an annotation row raised TypeError deep inside labels()."""
+    proj = _run_project(tmp_path)
+    with Project.open(proj) as p:
+        p.set_label(1, 3, "informative")
+    import sqlite3
+
+    con = sqlite3.connect(proj / "layertune.sqlite")
+    con.execute("PRAGMA ignore_check_constraints=1")
+    con.execute(sql)
+    con.commit()
+    con.close()
+    with Project.open(proj) as p, pytest.raises(ProjectError, match="is damaged.*annotation 1"):
+        p.annotations(source=None) if "events" not in sql else p.annotation_history()
