@@ -33,7 +33,7 @@ class RocPlotWidget(pg.PlotWidget):
         self.verdict_item = pg.TextItem(anchor=(1, 1), fill=pg.mkBrush(255, 255, 255, 220),
                                         border=pg.mkPen(200, 200, 200))
         self.verdict_item.setPos(0.99, 0.01)
-        self.verdict_item.setTextWidth(330)
+        self.verdict_item.setTextWidth(230)
         self.addItem(self.verdict_item)
         self.verdict_lines: list[str] = []
         self.setMinimumHeight(160)
@@ -53,8 +53,10 @@ class RocPlotWidget(pg.PlotWidget):
             self._band_hi.setData([], [])
         n = int(getattr(res, "n_groups", 0)) if n_test_groups is None else int(n_test_groups)
         self.verdict_lines = verdict(res, n)
+        # on the plot the gist of each sentence (the panel beside it has them whole)
+        gist = [line.split(":")[0].rstrip(".") + "." for line in self.verdict_lines]
         self.verdict_item.setHtml("<div style='color:#333; font-size:9pt'>"
-                                  + "<br>".join(self.verdict_lines) + "</div>")
+                                  + "<br>".join(gist) + "</div>")
         ops = res.operating_points
         x = np.array([op.fpr for op in ops], float)
         y = np.array([op.tpr for op in ops], float)
@@ -67,8 +69,8 @@ class RocPlotWidget(pg.PlotWidget):
         if all(np.isfinite(boot)):
             ci += f", {boot[0]:.3f}–{boot[1]:.3f} by video" if getattr(res, "grouped", False) \
                 else f", {boot[0]:.3f}–{boot[1]:.3f} bootstrap"
-        self.setTitle(f"AUC {res.auc:.3f} ({ci}), {res.n_pos} + {res.n_neg} frames",
-                      color="#333", size="10pt")
+        self.setTitle(f"<b>AUC {res.auc:.3f}</b> · {res.n_pos} + {res.n_neg} frames<br>{ci}",
+                      color="#333", size="9pt")
         self.setXRange(0, 1, padding=0.02)
         self.setYRange(0, 1, padding=0.02)
 
