@@ -67,8 +67,11 @@ def test_file_picker_takes_several_videos_into_the_chosen_set(qtbot, window, tmp
     assert "*.avi" in asked["filter"] and "*.mp4" in asked["filter"]
     assert window.import_actions["videos"].shortcut().toString() == "Ctrl+I"
     ws = window.workspaces["frame_quality"]
-    assert sum("new-" in ws.study_list.item(i).text() for i in range(ws.study_list.count())) == 2
-    assert any("imported new-1 (test set)" in e[3] for e in window.notices.entries())
+    # the list follows once the last import's result has reached the GUI thread
+    qtbot.waitUntil(lambda: sum("new-" in ws.study_list.item(i).text()
+                                for i in range(ws.study_list.count())) == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: any("imported new-1 (test set)" in e[3]
+                                for e in window.notices.entries()), timeout=10_000)
 
 
 def test_frame_folder_has_its_own_entry(qtbot, window, tmp_path, monkeypatch):
