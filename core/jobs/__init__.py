@@ -16,9 +16,9 @@ from core.jobs.evaluation import (
     recover_interrupted_runs,
     score_study,
 )
-from core.jobs.records import data_rng, file_sha256, versions
+from core.jobs.records import data_rng, versions
 from core.jobs.training import RunOutcome, RunStarted, best_snapshot, train_run
 
 __all__ = ["RunModel", "RunOutcome", "RunStarted", "best_snapshot", "data_rng",
-           "evaluate_run", "file_sha256", "load_run_model", "recover_interrupted_runs",
+           "evaluate_run", "load_run_model", "recover_interrupted_runs",
            "score_study", "train_run", "versions"]

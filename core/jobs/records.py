@@ -7,10 +7,7 @@ device and precision, the library versions and the pretrained weights' SHA-256.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import platform
-from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +23,6 @@ def arch_label(arch: str) -> str:
     """The run record's architecture for ``TrainConfig.arch`` (default torchvision)."""
     return ARCH_LABELS.get(arch, f"alexnet-{arch}")
 
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def data_rng(seed: int, purpose: str) -> np.random.Generator:
@@ -51,18 +47,6 @@ def versions() -> dict[str, str]:
             "opencv": cv2.__version__, "python": platform.python_version()}
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file (remembered per path, size and modification time)."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _SHA_CACHE[key] = h.hexdigest()
-    return _SHA_CACHE[key]
 
 
 def split_record(items, groups: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,

@@ -44,3 +44,34 @@ def demo_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     drain(make_demo_project(folder, SMALL)).close()
     return folder
+
+
+@pytest.fixture
+def window_on(qtbot, tmp_path):
+    """``window_on(folder)``: the main window, shown, on a copy of the project ``folder``;
+    closed (with any project window it opened) after the test."""
+    import shutil
+
+    from app.main_window import MainWindow
+    from core.store import Project
+
+    opened = []
+
+    def open_window(folder):
+        copy = tmp_path / "proj"
+        shutil.copytree(folder, copy)
+        project = Project.open(copy)
+        win = MainWindow(project)
+        qtbot.addWidget(win)
+        win.show()
+        opened.append((win, project))
+        return win
+
+    yield open_window
+    for win, project in opened:
+        win.close()
+        nxt = getattr(win, "_next", None)
+        if nxt is not None:
+            nxt.close()
+            nxt.project.close()
+        project.close()

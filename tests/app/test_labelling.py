@@ -132,7 +132,6 @@ def test_range_by_keys_and_by_shift_click_is_one_undo_step(qtbot, window):
     assert ws.strip._range == (12, 20) and ws.frame == 20
     assert "range 12–20" in ws.info.text()
     qtbot.wait(50)
-    window.grab().save("/tmp/plan/h4_range.png")
     qtbot.keyClick(ws, Qt.Key.Key_I)
     assert all(project.label(sid, f).value == "informative" for f in range(12, 21))
     assert "9 labelled informative" in ws.info.text()

@@ -94,8 +94,6 @@ def test_threshold_from_validation_decides_caption_disagreements_and_colours(
     assert high[1] > 120 and high[0] < 100  # green
     assert tuple(probability_rgb(np.array(0.25))) != low  # not the probability scale
     qtbot.wait(50)
-    win.grab().save("/tmp/plan/h4_strip_legend.png")
-    ws.strip.parentWidget().grab().save("/tmp/plan/h4_strip_legend_centre.png")
 
 
 def test_without_a_validation_threshold_0_5_is_named_as_such(qtbot, project, monkeypatch,
@@ -128,10 +126,8 @@ def test_test_video_hides_the_model_unless_reviewing_and_flags_edits_after_evalu
     assert "hidden" in ws.legend.head()
     assert ws.test_warning.isHidden()
     qtbot.wait(50)
-    win.grab().save("/tmp/plan/h4_test_video_hidden.png")
     ws.review_test.setChecked(True)
     qtbot.wait(50)
-    win.grab().save("/tmp/plan/h4_test_video_review.png")
     assert ws.strip.probability_at(3) == pytest.approx(probs[3], abs=1e-6)
     assert "model:" in ws.viewer.caption.toPlainText()
     assert "hidden" not in ws.disagreements.header_text()
@@ -144,7 +140,6 @@ def test_test_video_hides_the_model_unless_reviewing_and_flags_edits_after_evalu
     assert not ws.test_warning.isHidden()
     assert f"1 test label changed since run {run_id}'s evaluation" in ws.test_warning.text()
     assert any("test label changed" in m for m in said)
-    win.grab().save("/tmp/plan/h4_test_label_flag.png")
     # Putting the evaluated label back clears the flag; a reopened project still counts.
     ws.set_label(None if old is None else old.value)
     assert ws.test_warning.isHidden()

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from app.dialogs.import_dialog import ImportDialog, video_filter
-from app.main_window import MainWindow
 from core.events import drain
-from core.store import Project
-
-SHOTS = "/tmp/plan"
 
 
 @pytest.fixture
-def window(qtbot, demo_folder, tmp_path):
-    folder = tmp_path / "proj"
-    shutil.copytree(demo_folder, folder)
-    project = Project.open(folder)
-    win = MainWindow(project)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    project.close()
+def window(window_on, demo_folder):
+    return window_on(demo_folder)
 
 
 def _videos(tmp_path, n):
@@ -127,5 +113,4 @@ def test_import_dialog_lists_choices_and_the_set(qtbot, tmp_path, monkeypatch):
     dlg._add_more()  # the same file twice is listed once
     assert sorted(dlg.paths()) == sorted(paths)
     dlg.show()
-    dlg.grab().save(f"{SHOTS}/h3_import_dialog.png")
     assert "Videos (" in video_filter()

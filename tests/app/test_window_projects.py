@@ -11,10 +11,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from app.dialogs import projects
 from app.dialogs.projects import NewProjectDialog, check_place
-from app.main_window import MainWindow
 from core.store import DB_NAME, Project
-
-SHOTS = "/tmp/plan"
 
 
 def test_places_are_checked_before_anything_is_made(tmp_path, demo_folder):
@@ -71,24 +68,11 @@ def test_new_project_dialog_names_the_folder_and_refuses_bad_places(qtbot, tmp_p
     dlg.place.setText(str(tmp_path))
     dlg.name.setText("colonoscopy-2016")
     dlg.show()
-    dlg.grab().save(f"{SHOTS}/h3_new_project_dialog.png")
 
 
 @pytest.fixture
-def window(qtbot, demo_folder, tmp_path):
-    folder = tmp_path / "proj"
-    shutil.copytree(demo_folder, folder)
-    project = Project.open(folder)
-    win = MainWindow(project)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    nxt = getattr(win, "_next", None)
-    if nxt is not None:
-        nxt.close()
-        nxt.project.close()
-    project.close()
+def window(window_on, demo_folder):
+    return window_on(demo_folder)
 
 
 def test_new_project_opens_an_empty_project_with_the_hint(qtbot, window, tmp_path, monkeypatch):

@@ -13,8 +13,6 @@ from app.study_scoring import scoring_order
 from core.events import Notice, drain
 from core.store import Project
 
-SHOTS = "/tmp/plan"
-
 
 @pytest.fixture(scope="module")
 def trained_folder(demo_folder, tmp_path_factory):
@@ -33,16 +31,8 @@ def trained_folder(demo_folder, tmp_path_factory):
 
 
 @pytest.fixture
-def window(qtbot, trained_folder, tmp_path):
-    folder = tmp_path / "proj"
-    shutil.copytree(trained_folder, folder)
-    project = Project.open(folder)
-    win = MainWindow(project)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    project.close()
+def window(window_on, trained_folder):
+    return window_on(trained_folder)
 
 
 def _fq(win):
@@ -179,7 +169,6 @@ def test_notices_are_kept_with_their_time(qtbot, window):
     window.notices_action.trigger()
     assert window.notices_dock.isVisible()
     window.notices_dock.resize(760, 200)
-    window.notices.grab().save(f"{SHOTS}/h3_notices.png")
 
 
 # ------------------------------------------------------------------ item 12
@@ -235,7 +224,6 @@ def test_run_history_lists_runs_and_shows_one_again(qtbot, window):
     qtbot.waitUntil(lambda: bool(done), timeout=120_000)  # its predictions on every video
     ws = _fq(window)
     assert sum(ws.strip.probability_at(f) is not None for f in range(ws.n_frames)) > 5
-    dlg.grab().save(f"{SHOTS}/h3_run_history.png")
 
 
 # ------------------------------------------------------------------ item 13
