@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from .worker import GeneratorWorker
+from .worker import WorkerSlot
 
 
 @dataclass(frozen=True)
@@ -94,45 +94,29 @@ class StudyScorer(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.worker: GeneratorWorker | None = None
+        self.jobs = WorkerSlot(self)
         self.run_id: int | None = None
         self._done = 0
-        self._retired: list[GeneratorWorker] = []
 
     def is_running(self) -> bool:
-        return self.worker is not None and self.worker.is_running()
+        return self.jobs.is_running()
 
     def start(self, project, run_id: int, study_ids: list[int]) -> bool:
         """Score ``study_ids`` (cancelling a batch still running); False when empty."""
         self.cancel()
         if not study_ids:
             return False
-        self._retired = [w for w in self._retired if w.is_running()]
-        if self.worker is not None:
-            self._retired.append(self.worker)
         self.run_id, self._done = run_id, 0
-        w = GeneratorWorker(lambda: score_studies(project, run_id, study_ids), name="score")
-        # bound methods of this GUI-thread object: queued to the GUI thread
-        w.yielded.connect(self._on_event)
-        w.returned.connect(self._on_returned)
-        w.aborted.connect(self._on_aborted)
-        w.errored.connect(self._on_error)
-        self.worker = w
         self.progress.emit(0, len(study_ids), "")
-        w.start()
+        self.jobs.start(lambda: score_studies(project, run_id, study_ids), "score")
         return True
 
     def cancel(self) -> None:
         if self.is_running():
-            self.worker.quit()
+            self.jobs.quit()
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
-        ok = True
-        for w in [*self._retired, self.worker]:
-            if w is not None:
-                w.quit()
-                ok = w.wait(timeout_ms) and ok
-        return ok
+        return self.jobs.shutdown(timeout_ms)
 
     def _on_event(self, ev) -> None:
         from core.events import Notice

@@ -17,7 +17,7 @@ from core.jobs import RunStarted, evaluate_run, train_run
 from core.train.weights import WeightsError, WeightsMissingError, install_weights, resolve_weights
 
 from .session import finish_text
-from .worker import GeneratorWorker
+from .worker import WorkerSlot
 
 
 def ask_import_weights(parent: QWidget | None) -> Path | None:
@@ -61,7 +61,7 @@ class TrainingController(QObject):
         self.workspace = workspace
         self.panel = workspace.training
         self.parent_widget = parent_widget
-        self.worker: GeneratorWorker | None = None
+        self.jobs = WorkerSlot(self)
         self.run_id: int | None = None
         self.last_run_id: int | None = None
         self._preview_study: int | None = None
@@ -110,7 +110,7 @@ class TrainingController(QObject):
 
     # ------------------------------------------------------------------ jobs
     def is_running(self) -> bool:
-        return self.worker is not None and self.worker.is_running()
+        return self.jobs.is_running()
 
     def start_training(self, config) -> None:
         if self.is_running():
@@ -152,34 +152,17 @@ class TrainingController(QObject):
         self._start(lambda: evaluate_run(project, run_id), "evaluate")
 
     def _start(self, factory, name: str) -> None:
-        # keep finished workers referenced until their thread has really ended
-        self._retired = [w for w in getattr(self, "_retired", []) if w.is_running()]
-        if self.worker is not None:
-            self._retired.append(self.worker)
-        w = GeneratorWorker(factory, name=name)
         self._job = name
-        # bound methods of this GUI-thread QObject: queued, run on the GUI thread
-        # (a plain lambda would run in the worker's thread)
-        w.yielded.connect(self._on_event)
-        w.returned.connect(self._on_returned)
-        w.errored.connect(self._on_error)
-        w.aborted.connect(self._on_aborted)
-        self.worker = w
-        w.start()
+        self.jobs.start(factory, name)
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.quit()
+        if self.jobs.worker is not None:
+            self.jobs.quit()
             self.panel.progress.setFormat("cancelling…")
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancel and wait (closing the window); never terminates the thread."""
-        ok = True
-        for w in [*getattr(self, "_retired", []), self.worker]:
-            if w is not None:
-                w.quit()
-                ok = w.wait(timeout_ms) and ok
-        return ok
+        return self.jobs.shutdown(timeout_ms)
 
     # ------------------------------------------------------------------ events
     def _on_event(self, ev) -> None:

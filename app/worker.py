@@ -125,6 +125,54 @@ class GeneratorWorker(QObject):
             self._thread.quit()
 
 
+
+class WorkerSlot:
+    """One job at a time for a GUI-thread owner (a controller).
+
+    :meth:`start` runs a core generator on a new :class:`GeneratorWorker` whose signals go
+    to the owner's ``_on_event``, ``_on_returned``, ``_on_error`` and ``_on_aborted`` (bound
+    methods of a GUI-thread QObject: queued, run on the GUI thread; a plain lambda would
+    run in the worker's thread). A superseded worker stays referenced until its thread has
+    really ended; :meth:`shutdown` cancels and waits for them all, never terminating one.
+    """
+
+    def __init__(self, owner: QObject) -> None:
+        self.owner = owner
+        self.worker: GeneratorWorker | None = None
+        self._retired: list[GeneratorWorker] = []
+
+    def start(self, factory: Callable[[], Generator], name: str) -> GeneratorWorker:
+        self._retired = [w for w in self._retired if w.is_running()]
+        if self.worker is not None:
+            self._retired.append(self.worker)
+        w = GeneratorWorker(factory, name=name)
+        o = self.owner
+        w.yielded.connect(o._on_event)
+        w.returned.connect(o._on_returned)
+        w.errored.connect(o._on_error)
+        w.aborted.connect(o._on_aborted)
+        self.worker = w
+        w.start()
+        return w
+
+    def is_running(self) -> bool:
+        return self.worker is not None and self.worker.is_running()
+
+    def quit(self) -> None:
+        """Ask the current job to stop at its next event."""
+        if self.worker is not None:
+            self.worker.quit()
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every job and wait for its thread; False if one is still running."""
+        ok = True
+        for w in [*self._retired, self.worker]:
+            if w is not None:
+                w.quit()
+                ok = w.wait(timeout_ms) and ok
+        return ok
+
+
 def _lower_thread_priority(nice: int = 5) -> None:
     """Run long jobs a little below the GUI thread (Linux: per-thread nice value)."""
     try:
