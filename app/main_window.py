@@ -253,9 +253,3 @@ class MainWindow(RunsMixin, ProjectsMixin, QMainWindow):
         super().resizeEvent(event)
         if self.help.isVisible():
             self.help.setGeometry(self.rect())
-
-
-def open_project_dialog(parent=None):
-    """Choose a project folder (kept for callers of the first release): the folder, or
-    None; unsuitable places are refused with a message."""
-    return projects.ask_open_project(parent)

@@ -74,14 +74,6 @@ class RocPlotWidget(pg.PlotWidget):
         self.setXRange(0, 1, padding=0.02)
         self.setYRange(0, 1, padding=0.02)
 
-    def band_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The drawn band: (fpr, lower, upper) sensitivity; empty arrays when none."""
-        x, lo = self._band_lo.getData()
-        _, hi = self._band_hi.getData()
-        if x is None:
-            return np.zeros(0), np.zeros(0), np.zeros(0)
-        return np.asarray(x), np.asarray(lo), np.asarray(hi)
-
     def clear_result(self) -> None:
         self.curve.setData([], [])
         self.points.setData([], [])

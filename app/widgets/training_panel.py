@@ -169,10 +169,6 @@ class TrainingPanelWidget(QWidget):
             self.progress.setFormat("preparing…")
             self.detail.setText("")
 
-    def show_roc(self, res) -> None:
-        self.roc.set_result(res)
-        self.plots.setCurrentWidget(self.roc)
-
     def is_running(self) -> bool:
         return self._running
 

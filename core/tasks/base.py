@@ -14,7 +14,7 @@ imports :mod:`core.store`: it is handed the project (anything with ``labels(stud
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -96,13 +96,6 @@ class ItemSet:
         for s in dict.fromkeys(self.study_ids.tolist()):
             out[int(s)] = np.flatnonzero(self.study_ids == s)
         return out
-
-    @staticmethod
-    def concat(sets: Sequence[ItemSet]) -> ItemSet:
-        if not sets:
-            return empty_items()
-        return ItemSet(*(np.concatenate([getattr(s, f) for s in sets]) for f in
-                         ("study_ids", "indices", "labels", "groups")), sets[0].kind)
 
 
 def empty_items(kind: str = "frame") -> ItemSet:
