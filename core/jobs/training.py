@@ -55,7 +55,7 @@ def put_item_predictions(project, run_id: int, split: str, items: ItemSet, pos: 
 
 def _mark_deleted_snapshots(project, run_id: int) -> None:
     for snap in project.snapshots(run_id):
-        if getattr(snap, "kept", False) and not (project.folder / snap.path).is_file():
+        if snap.kept and not (project.folder / snap.path).is_file():
             project.set_snapshot_kept(snap.id, False)
 
 
@@ -241,6 +241,6 @@ def best_snapshot(project, run_id: int):
     A snapshot is written only when the validation improved, so the newest is the best
     (one ranked by loss while the AUC was undefined included).
     """
-    snaps = [s for s in project.snapshots(run_id) if getattr(s, "kept", True)]
+    snaps = [s for s in project.snapshots(run_id) if s.kept]
     on_disk = [s for s in snaps if Path(project.folder / s.path).is_file()]
     return (on_disk or snaps or [None])[-1]
