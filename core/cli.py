@@ -160,6 +160,24 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_stats(args) -> int:
+    if args.kind == "froc":
+        from core.io.froc_csv import parse_fp_rates, read_froc_csv
+        from core.stats import froc_analysis, froc_text
+
+        try:
+            rates = parse_fp_rates(args.fps)
+            if args.per == "group" and not args.group_column:
+                raise ValueError("--per group needs --group-column (which video or patient "
+                                 "each image belongs to)")
+        except ValueError as exc:
+            _error(exc)
+            return EXIT_USAGE
+        tables = read_froc_csv(args.candidates, args.lesions, args.images, args.group_column)
+        a, kw = tables.analysis_args()
+        res = froc_analysis(*a, **kw, fps=rates, n_boot=args.bootstrap, seed=args.seed,
+                            per=args.per)
+        _out(args, res.to_dict(), froc_text(res))
+        return EXIT_OK
     from core.io.scores_csv import read_scores_csv
     from core.stats import roc_analysis
 
@@ -314,11 +332,34 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_runs)
 
-    sp = sub.add_parser("stats", help="statistics on a scores file")
-    sp.add_argument("kind", choices=("roc",))
-    sp.add_argument("--scores", required=True, help="CSV with columns score,label")
-    common(sp)
-    sp.set_defaults(func=cmd_stats)
+    sp = sub.add_parser("stats", help="statistics on CSV files: roc (scores), froc "
+                        "(detector candidates)")
+    kinds = sp.add_subparsers(dest="kind", required=True)
+    ssp = kinds.add_parser("roc", help="ROC, AUC with CIs of a score,label file")
+    ssp.add_argument("--scores", required=True, help="CSV with columns score,label")
+    common(ssp)
+    ssp.set_defaults(func=cmd_stats)
+    ssp = kinds.add_parser("froc", help="FROC of detector candidates: sensitivity at FP "
+                           "rates, CPM, bootstrap CIs")
+    ssp.add_argument("--candidates", required=True, metavar="CSV",
+                     help="columns image_id,score,lesion_id[,ignore]: lesion_id empty for a "
+                     "false positive; ignore=1: neither true nor false positive")
+    ssp.add_argument("--lesions", required=True, metavar="CSV",
+                     help="columns image_id,lesion_id: every lesion, detected or not")
+    ssp.add_argument("--images", metavar="CSV", help="column image_id: every image counted "
+                     "(default: the images of the other two files)")
+    ssp.add_argument("--fps", default="0.125,0.25,0.5,1,2,4,8", metavar="R,R,...",
+                     help="FP rates per image (default LUNA16's 0.125,0.25,0.5,1,2,4,8); "
+                     "the CPM is the mean sensitivity over them")
+    ssp.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                     help="bootstrap resamples for the CIs (0: none; default 1000)")
+    ssp.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    ssp.add_argument("--group-column", metavar="C", help="column (in any of the files) "
+                     "giving each image's video or patient: whole groups are resampled")
+    ssp.add_argument("--per", choices=("image", "group"), default="image",
+                     help="count false positives per image (default) or per group")
+    common(ssp)
+    ssp.set_defaults(func=cmd_stats)
 
     sp = sub.add_parser("weights", help="show or import the pretrained weights")
     sp.add_argument("action", choices=("status", "import"))

@@ -4,6 +4,9 @@
 ``delong.py``      DeLong variance/covariance of AUCs, the AUC CI, the paired DeLong test
 ``bootstrap.py``   item and whole-group (cluster) resampling, percentile intervals
 ``roc_bootstrap.py`` whole-curve bootstrap: operating points, AUC, pointwise band
+``froc.py``        FROC curve, sensitivity at FP rates, CPM: :func:`froc_analysis`
+``froc_data.py``   FROC input checks and integer coding; ``froc_bootstrap.py`` its
+                   vectorised whole-group bootstrap; ``froc_verdict.py`` its plain verdict
 ``threshold.py``   Youden's J threshold chosen on validation predictions
 ``verdict.py``     plain sentences on what a ROC result shows
 ``accumulate.py``  :class:`RocAccumulator`, batches in, one analysis out
@@ -18,6 +21,15 @@ from core.stats.bootstrap import (
     percentile_ci,
 )
 from core.stats.delong import delong_ci, delong_covariance, delong_test, delong_variance
+from core.stats.froc import (
+    DEFAULT_FROC_FPS,
+    FrocPoint,
+    FrocResult,
+    froc_analysis,
+    froc_curve,
+    froc_sensitivity,
+)
+from core.stats.froc_verdict import froc_text, froc_verdict
 from core.stats.roc import (
     DEFAULT_FPRS,
     OperatingPoint,
@@ -32,6 +44,9 @@ from core.stats.verdict import verdict
 
 __all__ = [
     "DEFAULT_FPRS",
+    "DEFAULT_FROC_FPS",
+    "FrocPoint",
+    "FrocResult",
     "OperatingPoint",
     "RocAccumulator",
     "RocResult",
@@ -41,6 +56,11 @@ __all__ = [
     "delong_covariance",
     "delong_test",
     "delong_variance",
+    "froc_analysis",
+    "froc_curve",
+    "froc_sensitivity",
+    "froc_text",
+    "froc_verdict",
     "group_bootstrap_counts",
     "group_bootstrap_indices",
     "percentile_ci",
