@@ -236,6 +236,7 @@ class MainWindow(RunsMixin, ProjectsMixin, QMainWindow):
             self._import_job[0].quit()
             self._import_job[0].wait(10000)
         stopped = [c.shutdown(10000) for c in self.controllers.values()]
+        stopped += [ws.shutdown_jobs(10000) for ws in self.workspaces.values()]
         if not all(stopped) or not self.scorer.shutdown(10000):
             QMessageBox.warning(self, "Still stopping", "Training is still stopping; try again.")
             event.ignore()

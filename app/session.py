@@ -37,14 +37,21 @@ def runs_of(project, owns) -> list:
 
 
 def test_result(run):
-    """The run's stored test result (a :class:`core.stats.RocResult`) or None."""
+    """The run's stored test result (a ROC or FROC result) or None."""
     d = (run.metrics or {}).get("test")
-    if not isinstance(d, dict) or "auc" not in d or "fpr" not in d:
+    if not isinstance(d, dict):
         return None
     from core.stats import RocResult
+    from core.stats.froc import FrocResult
 
+    if "cpm" in d and "points" in d:
+        kind = FrocResult
+    elif "auc" in d and "fpr" in d:
+        kind = RocResult
+    else:
+        return None
     try:
-        return RocResult.from_dict(d)
+        return kind.from_dict(d)
     except (KeyError, TypeError, ValueError):
         return None
 

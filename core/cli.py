@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.cli_polyps import add_parsers as add_polyp_parsers
 from core.cli_progress import ProgressPrinter, drive
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WEIGHTS, EXIT_INPUT, EXIT_CANCEL = 0, 1, 2, 3, 4, 130
@@ -67,8 +68,8 @@ def cmd_import(args) -> int:
         added = []
         printer = ProgressPrinter(quiet=args.quiet)
         for p in args.paths:
-            for st in drive(import_path(project, p, split=args.split, subject=args.subject),
-                            printer):
+            for st in drive(import_path(project, p, split=args.split, subject=args.subject,
+                                        task=args.task), printer):
                 added.append({"id": st.id, "name": st.name, "frames": st.n_frames,
                               "split": st.split, "path": st.path, "kind": st.kind,
                               "subject": st.subject})
@@ -100,7 +101,9 @@ def _task_options(args) -> dict | None:
     """The task options given on the command line; None when none was (a run's recorded
     options, or the task's defaults, apply)."""
     opts = {k: v for k, v in (("crops_per_frame", args.crops), ("test_crops", args.test_crops),
-                              ("sample_interval_s", getattr(args, "sample_interval", None)))
+                              ("sample_interval_s", getattr(args, "sample_interval", None)),
+                              ("train_patches", args.patches),
+                              ("test_patches", args.test_patches))
             if v is not None}
     return opts or None
 
@@ -155,7 +158,13 @@ def cmd_evaluate(args) -> int:
         res = drive(evaluate_run(project, args.run, task_options=_task_options(args),
                                  device=None if args.device == "auto" else args.device),
                     ProgressPrinter(quiet=args.quiet))
-    _out(args, {"run": args.run, **res.to_dict()}, _roc_text(res))
+    if hasattr(res, "cpm"):  # a detection task: FROC
+        from core.stats.froc_verdict import froc_text
+
+        text = froc_text(res)
+    else:
+        text = _roc_text(res)
+    _out(args, {"run": args.run, **res.to_dict()}, text)
     return EXIT_OK
 
 
@@ -266,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "evaluate: the run's)")
         sp.add_argument("--test-crops", type=int, help="test crops per frame (default 200; "
                         "evaluate: the run's)")
+        sp.add_argument("--patches", type=int, help="polyps: training patches per candidate "
+                        "(0: all 216; evaluate: the run's)")
+        sp.add_argument("--test-patches", type=int, help="polyps: test patches per "
+                        "candidate (0: all 216; evaluate: the run's)")
         sp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
     sp = sub.add_parser("schedule", help="Table II learning rates of a depth")
@@ -278,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--split", choices=("train", "test"), default="train")
     sp.add_argument("--subject", help="the patient (a pseudonym) these studies belong to; "
                     "one subject's studies are always on the same side of the split")
+    sp.add_argument("--task", choices=(*task_names(), "frames"), default="frame_quality",
+                    help="the task the studies are for (polyps: an image set's masks are "
+                    "stored as the expert's)")
     sp.add_argument("paths", nargs="+")
     common(sp)
     sp.set_defaults(func=cmd_import)
@@ -320,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_train)
 
-    sp = sub.add_parser("evaluate", help="ROC of a run on the test studies")
+    sp = sub.add_parser("evaluate", help="ROC (FROC for polyps) of a run on the test studies")
     sp.add_argument("--project", required=True)
     sp.add_argument("--run", type=int, required=True)
     training_opts(sp)
@@ -360,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="count false positives per image (default) or per group")
     common(ssp)
     ssp.set_defaults(func=cmd_stats)
+
+    add_polyp_parsers(sub, common)
 
     sp = sub.add_parser("weights", help="show or import the pretrained weights")
     sp.add_argument("action", choices=("status", "import"))

@@ -12,6 +12,10 @@ it is not easy: a share of the segments are ambiguous (borderline frames, see
 (``label_noise``: each given label flipped with that probability, test labels included),
 and several test videos give a video-level CI of some width. The true classes stay in
 each study's ``demo_truth``, the flipped frames in ``demo_flipped``.
+
+The Polyps tab gets synthetic polyp videos (:mod:`core.synth.polyps`): the test ones
+fully masked, the training ones masked on ``polyp_mask_fraction`` of their frames (the
+rest is left for the user to draw), and the candidate generator already run on all.
 """
 
 from __future__ import annotations
@@ -39,10 +43,15 @@ class DemoSize:
     epochs: int = 6
     ambiguous_fraction: float = 0.3  # share of segments rendered as borderline scenes
     label_noise: float = 0.05  # probability that a given label is the wrong class
+    n_polyp_videos: int = 3
+    n_polyp_test_videos: int = 1
+    polyp_frames: int = 60
+    polyp_mask_fraction: float = 0.6
 
 
 SMALL = DemoSize(n_videos=5, n_test_videos=2, n_frames=36, label_fraction=0.75,
-                 crops_per_frame=2, test_crops=2, epochs=2)
+                 crops_per_frame=2, test_crops=2, epochs=2, n_polyp_videos=2,
+                 polyp_frames=12)
 
 
 def default_demo_folder() -> Path:
@@ -57,6 +66,8 @@ def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
     folder = Path(folder)
     project = Project.open_or_create(folder)
     if project.get_info("demo"):
+        if not project.get_info("demo_polyps"):  # a demo made before the Polyps tab
+            yield from add_polyp_videos(project, folder, size, seed)
         yield Notice(f"reusing the demo project in {folder}")
         return project
     rng = np.random.default_rng(seed)
@@ -79,8 +90,39 @@ def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
         # the hidden truth (of the unlabelled frames too), for the GUI tests and tutorials
         project.update_study_meta(study.id, demo_truth=[int(x) for x in synth.labels],
                                   demo_flipped=[int(f) for f in labelled[flipped]])
+    yield from add_polyp_videos(project, folder, size, seed)
     project.set_info("demo", {"seed": seed, "size": size.__dict__})
     return project
+
+
+def add_polyp_videos(project: Project, folder: Path, size: DemoSize, seed: int
+                     ) -> Generator[object, None, None]:
+    """The Polyps tab's videos: masks on part of the training frames and on every test
+    frame, then the candidate generator's boxes on every frame."""
+    from core.jobs.candidates import generate_candidates
+    from core.store.geometry import Mask
+    from core.synth.polyps import write_polyp_video
+
+    rng = np.random.default_rng(seed + 1)
+    videos = Path(folder) / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    ids = []
+    for v in range(size.n_polyp_videos):
+        split = "test" if v >= size.n_polyp_videos - size.n_polyp_test_videos else "train"
+        synth = yield from write_polyp_video(videos / f"polyps-{v + 1:02d}.mp4",
+                                             size.polyp_frames, seed=seed * 100 + v)
+        study = yield from import_study(project, synth.path, split=split, task="polyps")
+        frames = np.arange(size.polyp_frames)
+        if split == "train":
+            k = int(round(size.polyp_mask_fraction * size.polyp_frames))
+            frames = np.sort(rng.choice(size.polyp_frames, k, replace=False))
+        for f in frames:
+            project.add_annotation(study.id, "mask", Mask(synth.masks[f]), frame=int(f),
+                                   user="demo")
+        ids.append(study.id)
+    report = yield from generate_candidates(project, ids)
+    yield Notice(f"polyp demo: {report.text()}")
+    project.set_info("demo_polyps", report.to_dict())
 
 
 def headless_demo(folder, *, size: DemoSize = DemoSize(), depth: str | None = None,

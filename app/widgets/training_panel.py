@@ -76,7 +76,7 @@ class TrainingPanelWidget(QWidget):
         self.crops = QSpinBox(minimum=1, maximum=500, value=16)
         self.crops.setToolTip("Random 227×227 crops per labelled frame (paper: 200; fewer is "
                               "faster on a CPU)")
-        form = QFormLayout()
+        form = self._form = QFormLayout()
         form.addRow("Device", self.device)
         form.addRow("Max epochs", self.epochs)
         form.addRow("Patience", self.patience)
@@ -137,6 +137,23 @@ class TrainingPanelWidget(QWidget):
         lay.addWidget(self.plots, 1)
         self._t_start = 0.0
         self._running = False
+
+    # ------------------------------------------------------------------ task terms
+    def set_task_terms(self, *, per_item: str, per_item_tip: str, per_item_value: int,
+                       result_view: QWidget, result_title: str, evaluate_tip: str) -> None:
+        """Words and result plot of a task other than frame quality (e.g. polyps:
+        "Patches / candidate", a FROC plot instead of the ROC)."""
+        label = self._form.labelForField(self.crops)
+        if label is not None:
+            label.setText(per_item)
+        self.crops.setToolTip(per_item_tip)
+        self.crops.setValue(per_item_value)
+        i = self.plots.indexOf(self.roc)
+        self.plots.removeTab(i)
+        self.roc.hide()
+        self.roc = result_view
+        self.plots.insertTab(i, result_view, result_title)
+        self.evaluate_button.setToolTip(evaluate_tip)
 
     # ------------------------------------------------------------------ config
     def config(self) -> TrainConfig:

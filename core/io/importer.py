@@ -90,7 +90,30 @@ def import_path(project: Project, path: str | os.PathLike[str], *, split: str = 
         The reader cannot read it (nothing is added).
     """
     infos = yield from _scan(path)
-    return [_add(project, info, split, task, subject) for info in infos]
+    studies = [_add(project, info, split, task, subject) for info in infos]
+    for study in studies:
+        yield from _shipped_masks(project, study)
+    return studies
+
+
+def _shipped_masks(project: Project, study: Study) -> Generator[Progress | Notice, None, None]:
+    """Store an image set's own masks as the expert's masks, for a task that uses masks
+    (polyps); a mask already there is left as it is (an edit is never overwritten)."""
+    from core.store.annotations import task_rules
+
+    kinds = task_rules(study.task)[1] or ()
+    if study.kind != "images" or "mask" not in kinds or not study.meta.get("n_masks", 1):
+        return
+    from core.io.masks import import_mask_folder
+
+    have = set(project.annotation_frames("mask", study_id=study.id).get(study.id, []))
+    if have:
+        return
+    report = yield from import_mask_folder(project, study)
+    if report.imported or report.problems:
+        yield Notice(f"{study.name}: {report.imported} masks stored as the expert's"
+                     + (f"; {len(report.refused)} left out (see the report)"
+                        if report.refused else ""), "warning" if report.refused else "info")
 
 
 def import_study(project: Project, path: str | os.PathLike[str], *, split: str = "train",
@@ -107,7 +130,9 @@ def import_study(project: Project, path: str | os.PathLike[str], *, split: str =
     if len(infos) != 1:
         raise ValueError(f"{quote(path)} holds {len(infos)} studies; import them all with "
                          f"import_path (the CLI's import does). Path: {path}")
-    return _add(project, infos[0], split, task, subject)
+    study = _add(project, infos[0], split, task, subject)
+    yield from _shipped_masks(project, study)
+    return study
 
 
 def open_study(project: Project, study: Study, cache_frames: int = 256) -> FrameSource:

@@ -120,12 +120,13 @@ def evaluate_run(project, run_id: int, *, task_options=None, seed: int | None = 
         project.update_run(run.id, split={**run.split, "test": sorted(ids)})
     items = t.labelled_items(project, "test", ids)
     ds = yield from t.dataset(project, items, data_rng(rm.seed, "test"), split="test")
-    pos, probs = yield from predict(rm.model, ds, depth=run.depth, device=rm.device,
-                                    precision=rm.precision)
+    pos, probs = yield from _predict(t)(rm.model, ds, depth=run.depth, device=rm.device,
+                                        precision=rm.precision)
     items = items.subset(pos)
-    yield Progress("statistics", 0, 1, "ROC and confidence intervals")
-    res = t.evaluate(items, probs, rng=np.random.default_rng(rm.seed))
-    yield Progress("statistics", 1, 1, "ROC and confidence intervals")
+    what = "FROC" if t.item_kind == "candidate" else "ROC"
+    yield Progress("statistics", 0, 1, f"{what} and confidence intervals")
+    res = t.evaluate(items, probs, rng=np.random.default_rng(rm.seed), project=project)
+    yield Progress("statistics", 1, 1, f"{what} and confidence intervals")
     put_item_predictions(project, run.id, "test", items, np.arange(len(items)), probs,
                          **_provenance(rm))
     settings = {"seed": rm.seed, "device": rm.device, "precision": rm.precision,
@@ -135,6 +136,11 @@ def evaluate_run(project, run_id: int, *, task_options=None, seed: int | None = 
     project.finish_run(run.id, run.status, best_auc=run.best_auc,
                        best_snapshot=project.folder / run.best_snapshot, metrics=metrics)
     return res
+
+
+def _predict(task):
+    """The task's own scoring (e.g. patches built on the device) or the shared one."""
+    return getattr(task, "predict", None) or predict
 
 
 def _settings_notice(used: dict, recorded: dict, asked: dict | None) -> Notice:
@@ -172,8 +178,8 @@ def score_study(project, run_id: int, study_id: int, *, task_options=None,
     t = rm.task
     items: ItemSet = t.preview_items(project, project.study(study_id))
     ds = yield from t.dataset(project, items, data_rng(rm.seed, "preview"), split="preview")
-    pos, probs = yield from predict(rm.model, ds, depth=rm.run.depth, device=rm.device,
-                                    precision=rm.precision)
+    pos, probs = yield from _predict(t)(rm.model, ds, depth=rm.run.depth, device=rm.device,
+                                        precision=rm.precision)
     ids = items.indices[pos]
     project.put_predictions(run_id, "preview", study_id, items.kind, ids, probs,
                             **_provenance(rm))

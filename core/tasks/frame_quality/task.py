@@ -202,7 +202,7 @@ class FrameQualityTask(TaskBase):
         return np.asarray(probs, np.float64)[:, list(self.positive)].sum(axis=1)
 
     def evaluate(self, items: ItemSet, probs: np.ndarray, *,
-                 rng: np.random.Generator | None = None):
+                 rng: np.random.Generator | None = None, project=None):
         """ROC of the labelled items: AUC with DeLong's CI and a video-level bootstrap CI,
         TPR at 10/15/20 % FPR, a pointwise band of the curve.
 
@@ -215,6 +215,7 @@ class FrameQualityTask(TaskBase):
             Source of the bootstrap resampling (``default_rng(0)`` when None); the
             bootstrap CIs (AUC, operating points, band) resample whole subjects (videos,
             patients): the items' groups are passed, so ``n_groups`` counts the videos.
+        project : unused (a detection task reads its lesions from it)
 
         Returns
         -------
