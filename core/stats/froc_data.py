@@ -201,14 +201,15 @@ def encode_froc(
             k = int(np.flatnonzero(counts > 1)[0])
             raise ValueError(f"images: image {str(image_keys[k])!r} is listed more than once "
                              f"(first at index {first[k]})")
-        for what, keys in (("candidate", img), ("lesion", l_img)):
-            pos = np.minimum(np.searchsorted(image_keys, keys), image_keys.size - 1)
+    cand_img = np.searchsorted(image_keys, img).astype(np.int64)
+    les_img = np.searchsorted(image_keys, l_img).astype(np.int64)
+    if images is not None:
+        for what, keys, at in (("candidate", img, cand_img), ("lesion", l_img, les_img)):
+            pos = np.minimum(at, image_keys.size - 1)
             bad = image_keys[pos] != keys if image_keys.size else np.ones(keys.size, bool)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(f"{what} {i}: image {str(keys[i])!r} is not in images")
-    cand_img = np.searchsorted(image_keys, img).astype(np.int64)
-    les_img = np.searchsorted(image_keys, l_img).astype(np.int64)
     # A lesion is the pair (image, lesion id): code it as image * n_ids + id.
     id_keys = np.unique(l_key)
     pair = les_img * id_keys.size + np.searchsorted(id_keys, l_key)
@@ -249,6 +250,21 @@ def _natural_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq[order], rank[inv.reshape(-1)]
 
 
+def _plain_ids(values: Iterable[Any]) -> np.ndarray | None:
+    """Ids that are all ``str`` or all ``int`` as a str array (what :func:`_key` gives
+    each); None for anything else, which then goes through :func:`_key` one by one."""
+    vals = list(values)
+    if all(type(v) is str for v in vals):
+        return np.asarray(vals, dtype=str)
+    if all(type(v) is int for v in vals):
+        try:
+            keys = np.asarray(vals, dtype=np.int64).astype(str)
+        except OverflowError:
+            return None
+        return keys.astype(f"U{max(1, int(np.char.str_len(keys).max(initial=0)))}")
+    return None
+
+
 def _encode_groups(groups: Mapping[Any, Any] | None,
                    image_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     if groups is None:
@@ -256,13 +272,24 @@ def _encode_groups(groups: Mapping[Any, Any] | None,
         return codes, keys, False
     if not isinstance(groups, Mapping):
         raise ValueError("groups must map each image id to its group (video or patient) key")
-    by_image: dict[str, str] = {}
-    for k, v in groups.items():
-        by_image[_key(k, "groups (image id)")] = _key(v, f"groups [{k!r}]")
-    try:
-        keys = [by_image[k] for k in image_keys]
-    except KeyError as exc:
-        raise ValueError(f"groups: image {exc.args[0]!r} has no group") from None
+    names, values = _plain_ids(groups.keys()), _plain_ids(groups.values())
+    if names is not None and values is not None:  # all str or all int: no checks per key
+        order = np.argsort(names)
+        names = names[order]
+        at = np.minimum(np.searchsorted(names, image_keys), max(names.size - 1, 0))
+        missing = names[at] != image_keys if names.size else np.ones(image_keys.size, bool)
+        if missing.any():
+            k = str(image_keys[int(np.flatnonzero(missing)[0])])
+            raise ValueError(f"groups: image {k!r} has no group")
+        keys = values[order][at]
+    else:
+        by_image: dict[str, str] = {}
+        for k, v in groups.items():
+            by_image[_key(k, "groups (image id)")] = _key(v, f"groups [{k!r}]")
+        try:
+            keys = [by_image[k] for k in image_keys.tolist()]
+        except KeyError as exc:
+            raise ValueError(f"groups: image {exc.args[0]!r} has no group") from None
     group_keys, codes = _natural_codes(np.asarray(keys, dtype=str))
     return codes, group_keys, True
 

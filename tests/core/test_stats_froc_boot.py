@@ -9,7 +9,7 @@ import pytest
 
 from core.stats import froc_analysis, froc_curve, froc_sensitivity, percentile_ci
 from core.stats.froc import band_grid
-from core.stats.froc_bootstrap import bootstrap_froc
+from core.stats.froc_bootstrap import BLOCK, _Counts, bootstrap_froc
 from core.stats.froc_data import encode_froc
 
 RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -107,6 +107,29 @@ def test_vectorised_equals_loop_reference(per, grouped):
     c_lo, c_hi = percentile_ci(ref.mean(axis=1), 0.05)
     assert res.cpm_ci == (float(c_lo), float(c_hi))
     assert res.resampled == ("group" if grouped else "image")
+
+
+@pytest.mark.parametrize("n_events, top", [(0, 3), (1, 3), (BLOCK - 2, 3), (BLOCK, 3),
+                                          (5 * BLOCK + 7, 3), (3 * BLOCK + 1, 40_000)])
+def test_counts_equal_cumsum_and_search_finds_last_row(n_events, top):
+    # running counts of events per replicate, two-level (int16 parts unless a
+    # multiplicity as large as `top` forces int32), against a plain cumulative sum
+    rng = np.random.default_rng(n_events)
+    b, units = 7, 5
+    w_t = rng.integers(0, top + 1, (units, b)).astype(np.int32)
+    ev = rng.integers(0, units, n_events)
+    counts = _Counts(w_t, ev, np.int32)
+    assert counts.part.dtype == (np.int16 if top * BLOCK < 2**15 else np.int32)
+    full = np.vstack([np.zeros((1, b), np.int64), np.cumsum(w_t[ev], axis=0)])
+    rows = np.tile(np.arange(n_events + 1), (b, 1))
+    np.testing.assert_array_equal(counts.at(rows), full.T)
+    c = rng.integers(0, full[-1].max() + 2, (b, 9))
+    c[:, 0] = 0
+    want = np.array([[np.flatnonzero(full[:, r] <= q)[-1] for q in c[r]] for r in range(b)])
+    got = counts.last_at_or_below(c)
+    # rows past the last event (padding) repeat its count: same count, same answer
+    np.testing.assert_array_equal(np.minimum(got, n_events), want)
+    np.testing.assert_array_equal(counts.at(got), counts.at(want))
 
 
 def test_band_matches_loop_reference():
