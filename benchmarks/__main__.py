@@ -10,7 +10,8 @@ import importlib
 import sys
 import time
 
-ALL = ("bench_training", "bench_shallow", "bench_video", "bench_gui")
+ALL = ("bench_training", "bench_shallow", "bench_video", "bench_gui", "bench_candidates",
+       "bench_tta", "bench_froc")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,15 @@ def _seen_by_run(run, study) -> bool:
     return any(int(k[0]) == study.id for k in split.get("train", []) + split.get("val", []))
 
 
+def _has_truth(project, study) -> bool:
+    """Whether the expert marked anything on ``study``: frame labels, or masks, boxes or
+    candidate decisions (detection tasks)."""
+    if project.labels(study.id):
+        return True
+    return any(project.annotation_frames(kind, study_id=study.id)
+               for kind in ("mask", "box", "point"))
+
+
 def check_test_set(parent: QWidget | None, project, owns, run) -> str:
     """Whether evaluation can go ahead: ``"evaluate"``, ``"moved"`` (a video was moved to
     the test set but ``run`` trained on it: train again first) or ``"cancel"``.
@@ -34,12 +43,13 @@ def check_test_set(parent: QWidget | None, project, owns, run) -> str:
     studies = [s for s in project.studies() if owns(s.task)]
     test = [s for s in studies if s.split == "test"]
     if test:
-        if any(project.labels(s.id) for s in test):
+        if any(_has_truth(project, s) for s in test):
             return "evaluate"
         names = ", ".join(s.name for s in test)
         QMessageBox.information(parent, "Test videos have no labels",
-                                f"The test set ({names}) has no labelled frames yet. Open a "
-                                "test video, label some frames, then evaluate.")
+                                f"The test set ({names}) has no labelled frames (or polyp "
+                                "masks) yet. Open a test video, label or mask some frames, "
+                                "then evaluate.")
         return "cancel"
     train = [s for s in studies if s.split == "train"]
     subjects = {s.subject_id for s in train}

@@ -47,7 +47,7 @@ def _messages(ws) -> list[str]:
 def _label_all_but(project, keep: dict[int, list[int]]) -> None:
     """Label every frame of every video except ``keep`` (study id -> frames left)."""
     entries = []
-    for s in project.studies():
+    for s in project.studies("frame_quality"):
         for f in range(s.n_frames):
             value = None if f in keep.get(s.id, []) else "informative"
             entries.append((s.id, f, value))
@@ -56,8 +56,8 @@ def _label_all_but(project, keep: dict[int, list[int]]) -> None:
 
 def test_u_goes_across_videos_training_first_wraps_and_says_all_labelled(qtbot, window):
     ws, project = _ws(window), window.project
-    train = [s for s in project.studies() if s.split == "train"]
-    test = [s for s in project.studies() if s.split == "test"]
+    train = [s for s in project.studies("frame_quality") if s.split == "train"]
+    test = [s for s in project.studies("frame_quality") if s.split == "test"]
     assert len(train) >= 3 and test
     # Unlabelled: frame 5 of the 2nd training video and frame 3 of a test video.
     _label_all_but(project, {train[1].id: [5], test[0].id: [3]})
@@ -151,7 +151,7 @@ def test_range_by_keys_and_by_shift_click_is_one_undo_step(qtbot, window):
 
 def _expected_progress(project) -> tuple[int, int, int, int]:
     labs = project.labels()
-    total = sum(s.n_frames for s in project.studies())
+    total = sum(s.n_frames for s in project.studies("frame_quality"))
     inf = sum(lab.value == "informative" for lab in labs)
     return len(labs), total, inf, len(labs) - inf
 
@@ -175,7 +175,7 @@ def test_progress_and_study_counts_follow_labels_ranges_undo_and_imports(
     assert f"{labelled} labelled" in ws.study_list.text_of(sid)
     assert ws.progress.text().startswith(f"Project: {n} / {total}")
     # Labels imported from a CSV show at once in the list and the progress.
-    other = [s for s in project.studies() if s.id != sid][0]
+    other = [s for s in project.studies("frame_quality") if s.id != sid][0]
     have = {lab.frame for lab in project.labels(other.id)}
     free = [f for f in range(other.n_frames) if f not in have][:4]
     csv = tmp_path / "labels.csv"

@@ -61,7 +61,7 @@ def test_rank_positions_put_the_threshold_at_the_middle():
 
 def test_threshold_from_validation_decides_caption_disagreements_and_colours(
         qtbot, project, monkeypatch, tmp_path):
-    train = [s for s in project.studies() if s.split == "train"][0]
+    train = [s for s in project.studies("frame_quality") if s.split == "train"][0]
     probs = _probs(train.n_frames)
     run_id = _run(project, {"threshold": {"rule": "youden_j_validation", "value": 0.3}},
                   {train.id: probs})
@@ -98,7 +98,7 @@ def test_threshold_from_validation_decides_caption_disagreements_and_colours(
 
 def test_without_a_validation_threshold_0_5_is_named_as_such(qtbot, project, monkeypatch,
                                                                tmp_path):
-    train = [s for s in project.studies() if s.split == "train"][0]
+    train = [s for s in project.studies("frame_quality") if s.split == "train"][0]
     _run(project, {}, {train.id: _probs(train.n_frames)})
     win, ws = _open(qtbot, project, monkeypatch, tmp_path)
     ws.select_study(train.id)
@@ -110,7 +110,7 @@ def test_without_a_validation_threshold_0_5_is_named_as_such(qtbot, project, mon
 
 def test_test_video_hides_the_model_unless_reviewing_and_flags_edits_after_evaluation(
         qtbot, project, monkeypatch, tmp_path):
-    test = [s for s in project.studies() if s.split == "test"][0]
+    test = [s for s in project.studies("frame_quality") if s.split == "test"][0]
     probs = _probs(test.n_frames)
     run_id = _run(project, {"threshold": {"rule": "youden_j_validation", "value": 0.3},
                             "test": {}, "test_settings": {"studies": [test.id]}},
@@ -157,7 +157,7 @@ def test_test_video_hides_the_model_unless_reviewing_and_flags_edits_after_evalu
     assert f"{expected} {noun} changed since run {run_id}'s evaluation" in \
         ws2.test_warning.text()
     # Training videos are never hidden nor flagged.
-    train = [s for s in project.studies() if s.split == "train"][0]
+    train = [s for s in project.studies("frame_quality") if s.split == "train"][0]
     ws2.select_study(train.id)
     assert not ws2.model_hidden()
 
@@ -166,7 +166,7 @@ def test_a_past_run_shown_again_keeps_its_own_threshold(qtbot, project, monkeypa
                                                         tmp_path):
     from core.events import Scored
 
-    train = [s for s in project.studies() if s.split == "train"][0]
+    train = [s for s in project.studies("frame_quality") if s.split == "train"][0]
     probs = _probs(train.n_frames)
     old = _run(project, {"threshold": {"rule": "youden_j_validation", "value": 0.3}},
                {train.id: probs})

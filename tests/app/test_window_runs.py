@@ -43,7 +43,7 @@ def _fq(win):
 def test_every_video_is_scored_after_a_run_open_one_first(qtbot, window):
     ws, project = _fq(window), window.project
     run_id = project.runs()[-1].id
-    ids = [s.id for s in project.studies()]
+    ids = [s.id for s in project.studies("frame_quality")]
     assert all(ws.strip.probability_at(f) is None for f in range(ws.n_frames))
     order = scoring_order(project, run_id, ws.owns_task, ws.study.id)
     rest = sorted((i for i in ids if i != ws.study.id), reverse=True)
@@ -57,7 +57,7 @@ def test_every_video_is_scored_after_a_run_open_one_first(qtbot, window):
     for sid in ids:
         assert project.predictions(run_id, split="preview", study_id=sid), sid
     assert sum(ws.strip.probability_at(f) is not None for f in range(ws.n_frames)) > 5
-    test = next(s for s in project.studies() if s.split == "test")
+    test = next(s for s in project.studies("frame_quality") if s.split == "test")
     ws.open_study(test.id)  # the test video has its strip too (shown when reviewing)
     if hasattr(ws, "review_test"):  # item 28 hides the model on test videos by default
         ws.review_test.setChecked(True)
@@ -74,7 +74,7 @@ def test_scoring_can_be_cancelled(qtbot, window):
     window.cancel_jobs()  # Training > Cancel (Esc) stops scoring when nothing trains
     qtbot.waitUntil(lambda: bool(done), timeout=60_000)
     n, cancelled = done[0]
-    assert cancelled and n < len(window.project.studies())
+    assert cancelled and n < len(window.project.studies("frame_quality"))
     assert not window.scoring_cancel.isVisibleTo(window)
 
 
@@ -89,7 +89,7 @@ def _click(text):
 def test_evaluate_without_a_test_video_offers_to_move_one_and_keeps_the_curves(
         qtbot, window, monkeypatch):
     project, ws = window.project, _fq(window)
-    for s in project.studies():
+    for s in project.studies("frame_quality"):
         if s.split == "test":
             project.set_split(s.id, "train")
     ws.reload()
@@ -113,7 +113,7 @@ def test_evaluate_without_a_test_video_offers_to_move_one_and_keeps_the_curves(
     flags = ["(run 1 trained on it)" in r for r in rows]
     assert not flags[0] and any(flags) and flags == sorted(flags)
     # choosing one the run trained on: moved, and told to train again; no evaluation
-    moved = [s for s in project.studies() if s.split == "test"]
+    moved = [s for s in project.studies("frame_quality") if s.split == "test"]
     chosen = next(r for r in rows if "trained on it" in r)
     assert len(moved) == 1 and chosen.startswith(moved[0].name + " ")
     assert infos and "train a new run" in infos[0]

@@ -246,7 +246,7 @@ def test_patient_of_a_video_set_from_the_list_keeps_its_videos_together(
     win = MainWindow(project)
     qtbot.addWidget(win)
     fq = win.workspaces["frame_quality"]
-    a, b, c = [s for s in project.studies() if s.split == "train"][:3]
+    a, b, c = [s for s in project.studies("frame_quality") if s.split == "train"][:3]
     answers = iter([("pat-1", True), ("pat-1", True), ("pat-1", True)])
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kw: next(answers))
     warnings = []

@@ -179,3 +179,15 @@ def test_polyp_task_refuses_frame_labels_and_bad_options(polyp_project):
     project.delete_annotation(box.id)
     with pytest.raises(ValueError, match="train_patches"):
         get_task("polyps", train_patches=-1)
+
+
+def test_live_preview_is_capped_to_frames_spread_over_the_video(polyp_project):
+    project, ids, _ = polyp_project
+    study = project.study(ids[0])
+    every = get_task("polyps").preview_items(project, study)
+    capped = get_task("polyps", preview_max_frames=2).preview_items(project, study)
+    frames = {c.id: c.frame for c in project.candidates(study.id)}
+    assert len(every) == len(frames)
+    shown = sorted({frames[int(i)] for i in capped.indices})
+    assert len(shown) == 2 and shown[0] == min(frames.values())
+    assert shown[-1] == max(frames.values())  # the first and the last frame: spread

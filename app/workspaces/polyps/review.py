@@ -27,7 +27,23 @@ class ReviewMixin:
 
     # ------------------------------------------------------------------ candidates
     def frame_candidates(self) -> list:
-        return self._cands.get(self.frame, [])
+        """The open frame's candidates on show: the ``Boxes`` strongest (by the model's
+        score, else the generator's strength), plus every decided one and the one
+        asked for (the review queue's), in the generator's order."""
+        cands = self._cands.get(self.frame, [])
+        n = self.boxes_shown.value()
+        if not n or len(cands) <= n:
+            return cands
+        truth = self._truth.get(self.frame)
+
+        def strength(c) -> float:
+            p = self._scores.get(c.id)
+            return p if p is not None else float(c.params.get("strength", 0.0)) - 1.0
+
+        keep = {c.id for c in sorted(cands, key=strength, reverse=True)[:n]}
+        keep |= {c.id for c in cands if c.id == self._wanted
+                 or decision_for(truth, c.center, c.extent) is not None}
+        return [c for c in cands if c.id in keep]
 
     def candidate_rows(self) -> list[tuple]:
         """(id, box, score, state) of the open frame's candidates for the canvas."""
@@ -181,11 +197,16 @@ class ReviewMixin:
             "Review queue: run the model first (train, or open a run)" if not self._scores
             else f"Review queue: {n} undecided, least sure first (Q)")
 
-    def _on_queue_item(self, item: QListWidgetItem) -> None:
-        f, cid = item.data(256)
-        self.show_frame(f)
+    def go_to_candidate(self, frame: int, cid: int) -> None:
+        """Show ``frame`` with candidate ``cid`` selected (shown even when weak)."""
+        self._wanted = cid
+        self.show_frame(frame)
+        self._refresh_candidates()
         self.canvas.select_candidate(cid, ensure_visible=True)
         self._describe_selection()
+
+    def _on_queue_item(self, item: QListWidgetItem) -> None:
+        self.go_to_candidate(*item.data(256))
 
     def next_in_queue(self) -> None:
         """Go to the least sure undecided candidate (the top of the queue)."""
@@ -198,6 +219,4 @@ class ReviewMixin:
         pick = order[0]
         if cur is not None and (self.frame, cur.id) == pick[:2] and len(order) > 1:
             pick = order[1]
-        self.show_frame(pick[0])
-        self.canvas.select_candidate(pick[1], ensure_visible=True)
-        self._describe_selection()
+        self.go_to_candidate(pick[0], pick[1])

@@ -74,6 +74,7 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, CandidateJobMixin, FilesMixin, Wor
         self._truth: dict = {}
         self._scores: dict[int, float] = {}
         self._score_run = None
+        self._wanted: int | None = None  # a candidate to show even when weak
         self._job = WorkerSlot(self)
 
         self.study_list = StudyListWidget()
@@ -105,6 +106,14 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, CandidateJobMixin, FilesMixin, Wor
         self.brush.setToolTip("Brush size in image pixels ([ and ] or Ctrl+wheel)")
         tools.addWidget(QLabel("Brush"))
         tools.addWidget(self.brush)
+        self.boxes_shown = QSpinBox(minimum=0, maximum=500, value=10)
+        self.boxes_shown.setSpecialValueText("all")
+        self.boxes_shown.setToolTip("Candidate boxes shown per frame: the strongest (by the "
+                                    "model's score, else the generator's); decided ones "
+                                    "always. 0: all")
+        self.boxes_shown.valueChanged.connect(lambda _v: self._refresh_candidates())
+        tools.addWidget(QLabel("Boxes"))
+        tools.addWidget(self.boxes_shown)
         tools.addStretch(1)
         self.find_button = QPushButton("Find candidates")
         self.find_button.setToolTip("Run the candidate generator on this video (Ctrl+G); "

@@ -57,6 +57,7 @@ class PolypTaskConfig:
     train_patches: int = 0
     test_patches: int = 0
     preview_patches: int = 8
+    preview_max_frames: int = 100
     max_side: int = 512
     n_boot: int = 1000
 
@@ -67,10 +68,9 @@ class PolypTaskConfig:
             if f.name in ("scales", "shifts"):
                 continue
             v = getattr(self, f.name)
-            if int(v) != v or v < 0 or (f.name in ("orientations", "max_side") and v < 1):
-                raise ValueError(f"{f.name} must be a whole number >= "
-                                 f"{1 if f.name in ('orientations', 'max_side') else 0}, "
-                                 f"got {v}")
+            least = 1 if f.name in ("orientations", "max_side", "preview_max_frames") else 0
+            if int(v) != v or v < least:
+                raise ValueError(f"{f.name} must be a whole number >= {least}, got {v}")
             object.__setattr__(self, f.name, int(v))
         _ = self.patch_config  # validates scales, shifts, orientations
 
@@ -188,8 +188,18 @@ class PolypTask(TaskBase):
                        kind=self.item_kind)
 
     def preview_items(self, project, study) -> ItemSet:
-        """Every candidate of ``study`` (labelled or not): the scores drawn on its frames."""
-        return self.study_items(project, study)[0]
+        """The candidates (labelled or not) of at most ``preview_max_frames`` frames
+        spread evenly over ``study``: the scores drawn on its frames while a model trains
+        (a long video's every candidate would take minutes per snapshot on a CPU)."""
+        items = self.study_items(project, study)[0]
+        cands = project.candidates(study.id, generator=GENERATOR)
+        frames = np.array([c.frame for c in cands], np.int64)
+        uniq = np.unique(frames)
+        if len(uniq) <= self.config.preview_max_frames:
+            return items
+        pick = uniq[np.unique(np.linspace(0, len(uniq) - 1,
+                                          self.config.preview_max_frames).round().astype(int))]
+        return items.subset(np.flatnonzero(np.isin(frames, pick)))
 
     # ------------------------------------------------------------------ patches
     def dataset(self, project, items: ItemSet, rng: np.random.Generator, *, split: str
