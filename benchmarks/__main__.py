@@ -11,7 +11,7 @@ import sys
 import time
 
 ALL = ("bench_training", "bench_shallow", "bench_video", "bench_gui", "bench_candidates",
-       "bench_tta", "bench_froc")
+       "bench_tta", "bench_froc", "bench_dicom")
 
 
 def main(argv: list[str] | None = None) -> int:

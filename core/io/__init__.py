@@ -4,7 +4,9 @@
 ``VolumeSource``); ``registry.py`` the registry (``reader_for(path)``,
 ``reader_for_kind(kind)``); ``video/`` reads videos and frame folders frame-exactly
 (``video/reader.py``: their readers); ``images.py`` reads image sets (``images/`` +
-``masks/``); ``importer.py`` adds what a reader scanned to a project; ``labels_csv.py``
+``masks/``); ``dicom*.py`` read CT series (header scan, ordering by position, HU,
+geometry; ``geometry3d.py`` voxel <-> patient mm; ``marks.py`` / ``marks_seg.py`` lesion
+marks as LUNA16 CSV and DICOM SEG); ``importer.py`` adds what a reader scanned to a project; ``labels_csv.py``
 and ``scores_csv.py`` read and write the tables neighbouring tools use.
 """
 
@@ -16,6 +18,8 @@ from core.io.registry import (
     register_reader,
     supported_inputs,
 )
+
+import core.io.dicom  # noqa: F401, E402  (registers the DICOM CT series reader)
 
 __all__ = [
     "FrameSource", "Reader", "StudyInfo", "UnsupportedInputError", "VolumeSource",

@@ -20,9 +20,10 @@ def polyps(window_on, demo_folder, qtbot, tmp_path, monkeypatch):
     qtbot.waitExposed(win)
     ws.canvas.setFocus()
     yield win, ws
-    for c in win.controllers.values():
-        c.shutdown(10000)
-    ws.shutdown_jobs(10000)
+    for c in win.controllers.values():  # nothing may outlive the test (a QThread would abort)
+        c.shutdown(30000)
+    win.scorer.shutdown(30000)
+    ws.shutdown_jobs(30000)
 
 
 def _frame_with_candidates(ws) -> int:
@@ -88,7 +89,10 @@ def test_scores_update_and_review_queue_orders_by_doubt(qtbot, polyps):
     ws.show_prediction(Scored("strip", np.array(ids), np.c_[1 - p, p], 0))
     f = _frame_with_candidates(ws)
     ws.show_frame(f)
-    c = ws._cands[f][0]
+    shown = ws.frame_candidates()  # the 10 highest scores of the frame
+    top = sorted(ws._cands[f], key=lambda c: -p[ids.index(c.id)])[:10]
+    assert {c.id for c in shown} == {c.id for c in top}
+    c = shown[0]
     assert ws.canvas.candidate_item(c.id).score == pytest.approx(p[ids.index(c.id)])
     order = ws.review_order()
     doubt = [abs(s - 0.5) for _, _, s in order]
@@ -106,13 +110,14 @@ def test_training_epoch_updates_scores_then_froc(qtbot, polyps):
     panel.device.setCurrentIndex(panel.device.findData("cpu"))
     f = _frame_with_candidates(ws)
     ws.show_frame(f)
-    assert all(ws.canvas.candidate_item(c.id).score is None for c in ws._cands[f])
+    assert all(ws.canvas.candidate_item(c.id).score is None for c in ws.frame_candidates())
     panel.train_button.click()
     ctrl = win.controllers["polyps"]
     qtbot.waitUntil(lambda: not ctrl.is_running() and not panel.is_running(), timeout=300_000)
     assert "finished run" in panel.status.text(), panel.status.text()
     # the best snapshot's scores are on the boxes of the open video
-    assert all(ws.canvas.candidate_item(c.id).score is not None for c in ws._cands[f])
+    assert all(ws.canvas.candidate_item(c.id).score is not None
+               for c in ws.frame_candidates())
     assert ws.queue.count() > 0
     panel.evaluate_button.click()
     qtbot.waitUntil(lambda: "CPM" in panel.result.text(), timeout=300_000)

@@ -125,8 +125,9 @@ def test_reader_for_kind():
     assert isinstance(reader_for_kind("frames"), FrameFolderReader)
     assert isinstance(reader_for_kind("folder"), FrameFolderReader)  # first release's kind
     assert isinstance(reader_for_kind("images"), ImageSetReader)
-    with pytest.raises(ValueError, match="ct_series.*known kinds: .*video"):
-        reader_for_kind("ct_series")
+    assert reader_for_kind("ct_series").name == "dicom"
+    with pytest.raises(ValueError, match="us_cine.*known kinds: .*video"):
+        reader_for_kind("us_cine")
 
 
 @pytest.mark.parametrize("name, content", [
@@ -188,8 +189,8 @@ def test_a_registered_reader_is_asked_in_its_place(tmp_path, registry):
     assert "text notes (.txt)" in supported_inputs()
     with pytest.raises(TypeError):
         register_reader(object())
-    with pytest.raises(ValueError, match="no reader named 'dicom'"):
-        register_reader(TextReader(), before="dicom")
+    with pytest.raises(ValueError, match="no reader named 'ultrasound'"):
+        register_reader(TextReader(), before="ultrasound")
 
 
 # -- scans and sources ----------------------------------------------------------------------
