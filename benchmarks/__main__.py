@@ -11,7 +11,8 @@ import sys
 import time
 
 ALL = ("bench_training", "bench_shallow", "bench_video", "bench_gui", "bench_candidates",
-       "bench_tta", "bench_froc", "bench_dicom")
+       "bench_tta", "bench_froc", "bench_dicom",
+       "bench_toboggan", "bench_vessel_patches")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.cli_polyps import add_parsers as add_polyp_parsers
 from core.cli_progress import ProgressPrinter, drive
+from core.cli_volumes import add_parsers as add_volume_parsers
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WEIGHTS, EXIT_INPUT, EXIT_CANCEL = 0, 1, 2, 3, 4, 130
 
@@ -378,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     ssp.set_defaults(func=cmd_stats)
 
     add_polyp_parsers(sub, common)
+    add_volume_parsers(sub, common)
 
     sp = sub.add_parser("weights", help="show or import the pretrained weights")
     sp.add_argument("action", choices=("status", "import"))

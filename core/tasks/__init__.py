@@ -6,7 +6,7 @@ registry (:func:`get_task`, :func:`task_names`, :func:`label_values`).
 
 from __future__ import annotations
 
-from core.tasks import frame_quality, polyps  # noqa: F401  (registers the tasks)
+from core.tasks import emboli, frame_quality, polyps  # noqa: F401  (registers the tasks)
 from core.tasks.base import (
     ItemKey,
     ItemSet,
