@@ -1,4 +1,4 @@
-"""``layertune candidates`` and ``layertune export``: the polyp task's commands.
+"""``layertune candidates`` (polyps, emboli) and ``layertune export`` (polyp masks, COCO).
 
 Kept apart from :mod:`core.cli` (which registers them) so that each module stays short.
 """
@@ -17,12 +17,15 @@ def _studies(project, names, task: str = "polyps") -> list:
 
 
 def cmd_candidates(args) -> int:
-    """Run the candidate generator; print its recall and candidates per frame."""
+    """Run the task's candidate generator; print its recall and candidates per frame
+    (polyps) or per volume (emboli: tobogganing, with the vessel axis of each)."""
     from core.cli import EXIT_OK, _out
     from core.jobs.candidates import generate_candidates
     from core.store import Project
     from core.tasks.polyps.candidates import CandidateParams
 
+    if args.task == "emboli":
+        return _volume_candidates(args)
     params = CandidateParams() if not args.max_per_frame else CandidateParams(
         max_per_frame=args.max_per_frame)
     with Project.open(args.project) as project:
@@ -35,6 +38,26 @@ def cmd_candidates(args) -> int:
     lines = [f"{s.name}: {s.n_candidates} candidates on {s.n_frames} frames; "
              + (f"recall {s.recall:.3f} ({s.n_found}/{s.n_polyps} polyps)" if s.n_polyps
                 else "no polyps marked") for s in report.studies]
+    lines.append(f"all: {report.text()}")
+    _out(args, report.to_dict(), "\n".join(lines))
+    return EXIT_OK
+
+
+def _volume_candidates(args) -> int:
+    from core.cli import EXIT_OK, _out
+    from core.jobs.volume_candidates import generate_volume_candidates
+    from core.store import Project
+
+    with Project.open(args.project) as project:
+        studies = _studies(project, args.study, task="emboli")
+        if not studies:
+            raise ValueError("no CT studies of the emboli task in this project: import a "
+                             "DICOM folder with --task emboli first")
+        report = drive(generate_volume_candidates(project, [s.id for s in studies]),
+                       ProgressPrinter(quiet=args.quiet))
+    lines = [f"{s['name']}: {s['candidates']} candidates; "
+             + (f"{s['found']}/{s['emboli']} emboli hit" if s["emboli"] else "no emboli marked")
+             for s in report.studies]
     lines.append(f"all: {report.text()}")
     _out(args, report.to_dict(), "\n".join(lines))
     return EXIT_OK
@@ -69,9 +92,11 @@ def cmd_export(args) -> int:
 
 def add_parsers(sub, common) -> None:
     """Register ``candidates`` and ``export`` on the CLI's sub-parsers."""
-    sp = sub.add_parser("candidates", help="run the polyp candidate generator; its recall "
-                        "on the marked polyps and candidates per frame")
+    sp = sub.add_parser("candidates", help="run a task's candidate generator (polyps: shape "
+                        "voting; emboli: tobogganing); its recall and candidates per frame "
+                        "or volume")
     sp.add_argument("--project", required=True)
+    sp.add_argument("--task", choices=("polyps", "emboli"), default="polyps")
     sp.add_argument("--study", action="append", help="a study name or id (repeatable; "
                     "default: every polyp study)")
     sp.add_argument("--step", type=int, default=1, help="every STEP-th frame (default 1)")

@@ -47,11 +47,13 @@ class DemoSize:
     n_polyp_test_videos: int = 1
     polyp_frames: int = 60
     polyp_mask_fraction: float = 0.6
+    n_ct_volumes: int = 3
+    n_ct_test_volumes: int = 1
 
 
 SMALL = DemoSize(n_videos=5, n_test_videos=2, n_frames=36, label_fraction=0.75,
                  crops_per_frame=2, test_crops=2, epochs=2, n_polyp_videos=2,
-                 polyp_frames=12)
+                 polyp_frames=12, n_ct_volumes=2)
 
 
 def default_demo_folder() -> Path:
@@ -68,6 +70,8 @@ def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
     if project.get_info("demo"):
         if not project.get_info("demo_polyps"):  # a demo made before the Polyps tab
             yield from add_polyp_videos(project, folder, size, seed)
+        if not project.get_info("demo_ctpa"):  # ... or before the Emboli tab
+            yield from add_ctpa_volumes(project, folder, size, seed)
         yield Notice(f"reusing the demo project in {folder}")
         return project
     rng = np.random.default_rng(seed)
@@ -91,6 +95,7 @@ def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
         project.update_study_meta(study.id, demo_truth=[int(x) for x in synth.labels],
                                   demo_flipped=[int(f) for f in labelled[flipped]])
     yield from add_polyp_videos(project, folder, size, seed)
+    yield from add_ctpa_volumes(project, folder, size, seed)
     project.set_info("demo", {"seed": seed, "size": size.__dict__})
     return project
 
@@ -123,6 +128,34 @@ def add_polyp_videos(project: Project, folder: Path, size: DemoSize, seed: int
     report = yield from generate_candidates(project, ids)
     yield Notice(f"polyp demo: {report.text()}")
     project.set_info("demo_polyps", report.to_dict())
+
+
+def add_ctpa_volumes(project: Project, folder: Path, size: DemoSize, seed: int
+                     ) -> Generator[object, None, None]:
+    """The Emboli tab's volumes: synthetic CTPA series written as real DICOM, their
+    emboli marked as spheres (patient mm), and the tobogganing candidates."""
+    from core.jobs.volume_candidates import generate_volume_candidates
+    from core.store.geometry import Sphere
+    from core.synth.ctpa import write_ctpa_series
+
+    ids = []
+    for v in range(size.n_ct_volumes):
+        split = "test" if v >= size.n_ct_volumes - size.n_ct_test_volumes else "train"
+        target = Path(folder) / "ctpa" / f"ctpa-{v + 1:02d}"
+        if target.exists():  # a half-written series of an interrupted demo
+            import shutil
+
+            shutil.rmtree(target)
+        synth = yield from write_ctpa_series(target, seed=seed * 100 + v)
+        study = yield from import_study(project, synth.folder, split=split, task="emboli")
+        for e in synth.emboli:
+            project.add_annotation(study.id, "sphere", Sphere(tuple(e.centre_mm), e.radius_mm),
+                                   user="demo")
+        ids.append(study.id)
+    if ids:
+        report = yield from generate_volume_candidates(project, ids)
+        yield Notice(f"emboli demo: {report.text()}")
+        project.set_info("demo_ctpa", report.to_dict())
 
 
 def headless_demo(folder, *, size: DemoSize = DemoSize(), depth: str | None = None,

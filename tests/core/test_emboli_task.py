@@ -114,3 +114,12 @@ def test_cli_studies_and_marks_round_trip(ct_project, tmp_path, capsys):
     assert main(["marks", "import", "--project", str(fresh), "--json", "-q", str(out)]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["added"] == len(synths[0].emboli)
+
+
+def test_cli_candidates_for_emboli(ct_project, capsys):
+    project, ids, *_ = ct_project
+    assert main(["candidates", "--project", str(project.folder), "--task", "emboli",
+                 "--study", str(ids[2]), "--json", "-q"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["volumes"] == 1 and rep["generator"] == "toboggan"
+    assert rep["emboli"] == 4 and rep["recall"] >= 0.75
