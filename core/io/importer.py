@@ -53,8 +53,8 @@ def _add(project: Project, info: StudyInfo, split: str, task: str,
 
 
 def import_path(project: Project, path: str | os.PathLike[str], *, split: str = "train",
-                task: str = DEFAULT_TASK, subject: str | None = None
-                ) -> Generator[Progress | Notice, None, list[Study]]:
+                task: str = DEFAULT_TASK, subject: str | None = None,
+                shipped_masks: bool = True) -> Generator[Progress | Notice, None, list[Study]]:
     """Scan ``path`` with the reader that takes it and add every study it holds.
 
     Idempotent by content: a study already in the project (same content hash and task)
@@ -72,6 +72,9 @@ def import_path(project: Project, path: str | os.PathLike[str], *, split: str = 
     subject : str, optional
         Subject key (e.g. a patient pseudonym) for every study; default: the reader's,
         else one new subject per study.
+    shipped_masks : bool
+        Store an image set's own ``masks/`` as the expert's masks when the task uses
+        masks (polyps); False leaves them to :func:`core.io.masks.import_mask_folder`.
 
     Yields
     ------
@@ -91,7 +94,7 @@ def import_path(project: Project, path: str | os.PathLike[str], *, split: str = 
     """
     infos = yield from _scan(path)
     studies = [_add(project, info, split, task, subject) for info in infos]
-    for study in studies:
+    for study in studies if shipped_masks else ():
         yield from _shipped_masks(project, study)
     return studies
 
@@ -117,8 +120,8 @@ def _shipped_masks(project: Project, study: Study) -> Generator[Progress | Notic
 
 
 def import_study(project: Project, path: str | os.PathLike[str], *, split: str = "train",
-                 task: str = DEFAULT_TASK, subject: str | None = None
-                 ) -> Generator[Progress | Notice, None, Study]:
+                 task: str = DEFAULT_TASK, subject: str | None = None,
+                 shipped_masks: bool = True) -> Generator[Progress | Notice, None, Study]:
     """Like :func:`import_path` for a path holding exactly one study; returns it.
 
     Raises
@@ -131,7 +134,8 @@ def import_study(project: Project, path: str | os.PathLike[str], *, split: str =
         raise ValueError(f"{quote(path)} holds {len(infos)} studies; import them all with "
                          f"import_path (the CLI's import does). Path: {path}")
     study = _add(project, infos[0], split, task, subject)
-    yield from _shipped_masks(project, study)
+    if shipped_masks:
+        yield from _shipped_masks(project, study)
     return study
 
 

@@ -132,7 +132,7 @@ def make_source_project(project, tmp_path):
         Candidate(7, (10.0, 10.0), (5.0, 5.0, 15.5, 15.0)),
     ])
     root = image_set(tmp_path / "set", [(30, 40), (24, 36)])
-    ims = drain(import_study(project, root, task="polyps"))
+    ims = drain(import_study(project, root, task="polyps", shipped_masks=False))
     m1 = np.zeros((24, 36), bool)
     m1[5:20, 2:9] = True
     m1[1:3, 30:34] = True
@@ -174,7 +174,7 @@ def test_round_trip_into_a_fresh_project_is_exact(project, tmp_path):
     drain(export_coco(project, [st.id, ims.id], tmp_path / "c.json"))
     with Project.create(tmp_path / "fresh") as p2:
         st2 = video(p2)
-        ims2 = drain(import_study(p2, root, task="polyps"))
+        ims2 = drain(import_study(p2, root, task="polyps", shipped_masks=False))
         report = drain(import_coco(p2, tmp_path / "c.json"))
         assert report.problems == () and (report.added, report.empty) == (4, 1)
         for a, b in ((st, st2), (ims, ims2)):
@@ -189,7 +189,7 @@ def test_round_trip_into_a_fresh_project_is_exact(project, tmp_path):
 def test_kvasir_round_trip(project, tmp_path):
     if not (KVASIR / "masks").is_dir():
         pytest.skip("the Kvasir-SEG sample is absent")
-    st = drain(import_study(project, KVASIR, task="polyps"))
+    st = drain(import_study(project, KVASIR, task="polyps", shipped_masks=False))
     drain(import_mask_folder(project, st, KVASIR / "masks"))
     rep = drain(export_coco(project, [st.id], tmp_path / "k.json"))
     doc = json.loads((tmp_path / "k.json").read_text())
@@ -198,7 +198,7 @@ def test_kvasir_round_trip(project, tmp_path):
     assert len(big) == 2  # the sample's two polyps (plus a speck under 50 pixels)
     assert rep.n_images == 5
     with Project.create(tmp_path / "fresh") as p2:
-        st2 = drain(import_study(p2, KVASIR, task="polyps"))
+        st2 = drain(import_study(p2, KVASIR, task="polyps", shipped_masks=False))
         report = drain(import_coco(p2, tmp_path / "k.json"))
         assert report.problems == () and report.added == 5
         src = open_study(p2, st2)
@@ -273,8 +273,8 @@ def test_bad_entries_are_reported_and_the_rest_imported(project, tmp_path):
 
 def test_bare_names_find_their_study_by_stem(project, tmp_path):
     a = drain(import_study(project, image_set(tmp_path / "a", [(20, 30), (20, 30)]),
-                           task="polyps"))
-    b = drain(import_study(project, image_set(tmp_path / "b", [(20, 30)]), task="polyps"))
+                           task="polyps", shipped_masks=False))
+    b = drain(import_study(project, image_set(tmp_path / "b", [(20, 30)]), task="polyps", shipped_masks=False))
     sq = [[2, 2, 8, 2, 8, 8, 2, 8]]
     doc = {"images": [{"id": 1, "file_name": "img1.jpg", "width": 30, "height": 20},
                       {"id": 2, "file_name": "img0.png", "width": 30, "height": 20}],

@@ -222,7 +222,7 @@ def test_replacing_a_mask_is_an_undoable_update_and_reimport_changes_nothing(pro
 
 def test_image_set_own_masks_per_image_size(project, tmp_path):
     root = image_set(tmp_path / "set", [(30, 40), (24, 36), (30, 40)], masks=[0, 1])
-    st = drain(import_study(project, root, task="polyps"))
+    st = drain(import_study(project, root, task="polyps", shipped_masks=False))
     report = drain(import_mask_folder(project, st))  # its own masks/ folder
     assert (report.added, report.problems) == (2, ())
     src = open_study(project, st)
@@ -249,7 +249,7 @@ def test_unusable_folders_and_moved_studies_import_nothing(project, tmp_path):
     with pytest.raises(ValueError, match="no masks folder"):
         drain(import_mask_folder(project, st))
     root = image_set(tmp_path / "set", [(30, 40)], masks=[0])
-    ims = drain(import_study(project, root, task="polyps"))
+    ims = drain(import_study(project, root, task="polyps", shipped_masks=False))
     shutil.copytree(root / "masks", tmp_path / "saved")
     shutil.rmtree(root)
     with pytest.raises(StudyMissingError):
@@ -265,7 +265,7 @@ def test_export_then_import_into_a_fresh_project_is_exact(project, tmp_path):
     for f, m in masks.items():
         project.add_annotation(st.id, "mask", Mask(m), frame=f)
     root = image_set(tmp_path / "set", [(30, 40), (24, 36)], masks=[0, 1])
-    ims = drain(import_study(project, root, task="polyps"))
+    ims = drain(import_study(project, root, task="polyps", shipped_masks=False))
     drain(import_mask_folder(project, ims))
     report = drain(export_mask_folder(project, [st.id, ims.id], tmp_path / "out"))
     assert report.files == {"clip:1": ("clip_1/000000.png", "clip_1/000004.png",
@@ -276,7 +276,7 @@ def test_export_then_import_into_a_fresh_project_is_exact(project, tmp_path):
     assert png.dtype == np.uint8 and set(np.unique(png)) <= {0, 255}
     with Project.create(tmp_path / "fresh") as p2:
         st2 = video(p2, name="clip:1")
-        ims2 = drain(import_study(p2, root, task="polyps"))
+        ims2 = drain(import_study(p2, root, task="polyps", shipped_masks=False))
         drain(import_mask_folder(p2, st2, tmp_path / "out" / "clip_1"))
         drain(import_mask_folder(p2, ims2, tmp_path / "out" / "set"))
         for a, b in ((st, st2), (ims, ims2)):
@@ -288,7 +288,7 @@ def test_export_then_import_into_a_fresh_project_is_exact(project, tmp_path):
 def test_kvasir_masks_import_and_round_trip(project, tmp_path):
     if not (KVASIR / "masks").is_dir():
         pytest.skip("the Kvasir-SEG sample is absent")
-    st = drain(import_study(project, KVASIR, task="polyps"))
+    st = drain(import_study(project, KVASIR, task="polyps", shipped_masks=False))
     report = drain(import_mask_folder(project, st, KVASIR / "masks"))
     assert (report.added, report.problems) == (5, ())  # lossy JPEG masks are binary
     src = open_study(project, st)
@@ -300,7 +300,7 @@ def test_kvasir_masks_import_and_round_trip(project, tmp_path):
     assert (stats[1:, cv2.CC_STAT_AREA] >= 50).sum() == 2
     drain(export_mask_folder(project, [st.id], tmp_path / "out"))
     with Project.create(tmp_path / "fresh") as p2:
-        st2 = drain(import_study(p2, KVASIR, task="polyps"))
+        st2 = drain(import_study(p2, KVASIR, task="polyps", shipped_masks=False))
         again = drain(import_mask_folder(p2, st2, tmp_path / "out" / st.name))
         assert again.added == 5
         back = stored(p2, st2.id)

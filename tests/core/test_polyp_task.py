@@ -191,3 +191,14 @@ def test_live_preview_is_capped_to_frames_spread_over_the_video(polyp_project):
     shown = sorted({frames[int(i)] for i in capped.indices})
     assert len(shown) == 2 and shown[0] == min(frames.values())
     assert shown[-1] == max(frames.values())  # the first and the last frame: spread
+
+
+def test_an_image_set_imported_for_polyps_brings_its_masks(tmp_path):
+    if not (KVASIR / "images").is_dir():
+        pytest.skip("the Kvasir-SEG sample is not here")
+    project = Project.create(tmp_path / "p")
+    [study] = drain(import_path(project, KVASIR, task="polyps"))
+    assert project.annotation_frames("mask") == {study.id: [0, 1, 2, 3, 4]}
+    drain(import_path(project, KVASIR, task="polyps"))  # again: nothing doubled or lost
+    assert len(project.annotations(study.id, kind="mask")) == 5
+    project.close()
