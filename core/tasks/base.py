@@ -15,7 +15,7 @@ imports :mod:`core.store`: it is handed the project (anything with ``labels(stud
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -168,10 +168,26 @@ class Task(Protocol):
 
 
 class TaskBase:
-    """Shared helpers of the tasks (study selection, training/test data in one call)."""
+    """Shared helpers of the tasks (options, study selection, training/test data)."""
 
     name: ClassVar[str]
     item_kind: ClassVar[str] = "frame"
+    config_class: ClassVar[type]  # a frozen dataclass of the task's options
+
+    def __init__(self, config=None, **options) -> None:
+        """``Task(Config(...))``, a dict of the config's fields, or the fields as keywords
+        (``get_task(name, **task.options)`` rebuilds the same task)."""
+        if isinstance(config, dict):
+            options = {**config, **options}
+            config = None
+        base = config or self.config_class()
+        self.config = self.config_class(**{**asdict(base), **options}) if options else base
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The task's options, JSON-ready (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self.config).items()}
 
     def studies(self, project, split: str | None = None) -> list:
         """The project's studies of this task (legacy task names included) in ``split``.

@@ -13,7 +13,7 @@ volume, 95 % CIs by resampling whole patients; 3 FPs per volume is among the rat
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -75,16 +75,7 @@ class EmboliTask(TaskBase):
     annotation_kinds = ("sphere", "mask", "point")
     study_kinds = ("ct_series",)
 
-    def __init__(self, config: EmboliTaskConfig | dict | None = None, **options) -> None:
-        if isinstance(config, dict):
-            options = {**config, **options}
-            config = None
-        base = config or EmboliTaskConfig()
-        self.config = EmboliTaskConfig(**{**asdict(base), **options}) if options else base
-
-    @property
-    def options(self) -> dict:
-        return asdict(self.config)
+    config_class = EmboliTaskConfig
 
     # ------------------------------------------------------------------ items
     def study_items(self, project, study) -> tuple[ItemSet, list[str | None], object]:

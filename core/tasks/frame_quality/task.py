@@ -10,7 +10,7 @@ the mean over its crops. Evaluation: ROC with DeLong 95 % CI and the sensitiviti
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -108,20 +108,7 @@ class FrameQualityTask(TaskBase):
     item_kind = "frame"
     annotation_kinds = ("frame_label",)
     study_kinds = ("video", "frames", "images")
-
-    def __init__(self, config: FrameTaskConfig | dict | None = None, **options) -> None:
-        """``FrameQualityTask(FrameTaskConfig(...))``, or the config's fields as keywords
-        (``get_task("frame_quality", **task.options)`` rebuilds the same task)."""
-        if isinstance(config, dict):
-            options = {**config, **options}
-            config = None
-        base = config or FrameTaskConfig()
-        self.config = FrameTaskConfig(**{**asdict(base), **options}) if options else base
-
-    @property
-    def options(self) -> dict:
-        """The task's options, JSON-ready."""
-        return asdict(self.config)
+    config_class = FrameTaskConfig
 
     # ------------------------------------------------------------------ items
     def items(self, project, studies) -> ItemSet:

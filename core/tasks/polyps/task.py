@@ -20,7 +20,7 @@ image and its own resampling unit.
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -138,18 +138,7 @@ class PolypTask(TaskBase):
     annotation_kinds = ("mask", "box", "point")
     study_kinds = ("video", "frames", "images")
 
-    def __init__(self, config: PolypTaskConfig | dict | None = None, **options) -> None:
-        if isinstance(config, dict):
-            options = {**config, **options}
-            config = None
-        base = config or PolypTaskConfig()
-        self.config = PolypTaskConfig(**{**asdict(base), **options}) if options else base
-
-    @property
-    def options(self) -> dict:
-        d = asdict(self.config)
-        d["scales"], d["shifts"] = list(d["scales"]), list(d["shifts"])
-        return d
+    config_class = PolypTaskConfig
 
     # ------------------------------------------------------------------ items
     def study_items(self, project, study) -> tuple[ItemSet, list[str | None]]:
