@@ -30,6 +30,9 @@ exit status 1 otherwise. The reference's accuracy, and whether the speed targets
 (random >= 2x, step back >= 15x) are met, are reported, not gated.
 
 Usage: python benchmarks/bench_video.py [--quick] [--no-mjpg] [--no-h264]
+       [--cases random,back,forward,back25] [--random N] [--repeats R] [--seed S]
+(``--cases random --random 300 --repeats 8 --no-mjpg --no-h264``: the random-access
+case alone, as issue 6 item 32 measures it.)
 """
 
 from __future__ import annotations
@@ -167,8 +170,12 @@ def _stats(src: FrameSource) -> str:
             f"{s.prefetched} prefetched, {s.plain} cold jumps on the plain decoder")
 
 
-def bench_one(path: Path, n_random: int, n_steps: int, seed: int, repeats: int
-              ) -> tuple[bool, dict]:
+CASES = {"random": "random", "back": "step back", "forward": "step forward",
+         "back25": "back @25/s"}
+
+
+def bench_one(path: Path, n_random: int, n_steps: int, seed: int, repeats: int,
+              only: set[str] | None = None) -> tuple[bool, dict]:
     t0 = time.perf_counter()
     info = drain(scan_video(path))
     t_scan = time.perf_counter() - t0
@@ -192,6 +199,8 @@ def bench_one(path: Path, n_random: int, n_steps: int, seed: int, repeats: int
              ("step forward", fwds, starts, statistics.fmean, 0.0),
              ("back @25/s", backs, starts, statistics.median, 1 / FPS))
     for name, orders, begins, stat, pause in cases:
+        if only is not None and name not in only:
+            continue
         # alternate ours / reference; pool the times of all runs
         ours, ref, ours_right, ref_right, note = [], [], 0, 0, ""
         for order, start in zip(orders, begins):
@@ -220,10 +229,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=None,
                     help="runs of each reader, interleaved (steps: one start each)")
+    ap.add_argument("--cases", default=",".join(CASES),
+                    help=f"comma-separated subset of {','.join(CASES)}")
+    ap.add_argument("--random", type=int, default=None,
+                    help="random frames per run (100; 40 with --quick)")
     args = ap.parse_args(argv)
+    only = {CASES[c] for c in args.cases.split(",") if c}
     size = (350, 500)
     n = 600 if args.quick else 1500
     n_random, n_steps = (40, 30) if args.quick else (100, 50)
+    n_random = args.random or n_random
     repeats = args.repeats or (1 if args.quick else 3)
     exe = None if args.no_h264 else ffmpeg_exe()
     kinds: list[tuple[str, str, Callable[[Path], None]]] = [
@@ -244,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(tmp) / name
             write(path)
             print(f"{label} ({name}): {size[1]}x{size[0]}, {path.stat().st_size / 1e6:.1f} MB")
-            ok, results[label] = bench_one(path, n_random, n_steps, args.seed, repeats)
+            ok, results[label] = bench_one(path, n_random, n_steps, args.seed, repeats,
+                                           only)
             all_ok &= ok
     print(f"\n{'video':16s} {'random, median ms':>26s}   {'step back, mean ms':>26s}   "
           f"{'back @25/s, median ms':>26s}   {'identical':>9s}")
@@ -253,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         row, ok_ours, ok_ref, total = "", 0, 0, 0
         for name, target in (("random", TARGET_RANDOM), ("step back", TARGET_BACK),
                              ("back @25/s", None)):
+            if name not in res:
+                row += f"{'-':>8s} {'-':>8s} {'-':>9s}  "
+                continue
             a, b, r, o, c, t = res[name]
             mark = "*" if target is not None and r >= target else " "
             row += f"{a:8.2f} {b:8.2f} {r:8.2f}x{mark}  "

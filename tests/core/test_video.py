@@ -27,7 +27,8 @@ from core.io.video import (
     read_frames,
     scan_video,
 )
-from core.io.video.decode import SEEK_OVERHEAD, Geometry, SeekRace
+from core.io.video.decode import SEEK_OVERHEAD, Geometry
+from core.io.video.race import SeekRace
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 N = 60
@@ -279,25 +280,57 @@ def test_seek_geometry_follows_the_keyframe_index():
         replace(info, keyframes=(0,))).typical_seek_run()
 
 
+def _race_jumps(race, cost, n):
+    picks = []
+    for _ in range(n):
+        k = race.pick()
+        picks.append(k)
+        race.record(k, cost[k], 10)
+    return picks
+
+
 def test_seek_race_measures_before_choosing_and_notices_a_change():
-    race = SeekRace(2, window=5, min_samples=2, explore_every=4)
-    picks = []
-    for _ in range(4):  # each candidate is measured first
-        k = race.pick()
-        picks.append(k)
-        race.record(k, {0: 0.020, 1: 0.010}[k], 10)
-    assert picks == [0, 0, 1, 1]
+    race = SeekRace(2, window=5, min_samples=2, explore_every=8, warmup=(0, 0),
+                    settle=(1, 1), order=(1, 0), prefer=1)
+    cost = {0: 0.020, 1: 0.010}
+    # each candidate is measured first, in order; the first jump after a change of
+    # decoder is not counted
+    assert _race_jumps(race, cost, 6) == [1, 1, 1, 0, 0, 0]
     assert race.estimate(0) == pytest.approx(0.002) and race.best() == 1
+    assert len(race.samples[0]) == len(race.samples[1]) == 2
+    # the cheaper serves; the other is tried in a burst (settle + 2) at jump 8, and
+    # as that changed nothing, the next burst comes twice as late
+    assert _race_jumps(race, cost, 18) == [1, 0, 0, 0, *[1] * 14]
+    assert (race.interval, race.next_burst) == (16, 26)
+    cost[1] = 0.050  # the load changes: candidate 1 becomes the slow one
+    picks = _race_jumps(race, cost, 24)
+    assert race.best() == 0 and picks[-6:] == [0] * 6
+    cost[1] = 0.010  # and back: the next burst notices, the interval starts again
+    picks = _race_jumps(race, cost, 120)
+    assert race.best() == 1 and picks[-5:] == [1] * 5
+
+
+@pytest.mark.parametrize("other, serves", [(0.0098, 1), (0.0090, 0)])
+def test_seek_race_keeps_the_preferred_unless_another_is_clearly_cheaper(other, serves):
+    race = SeekRace(2, min_samples=3, explore_every=16, prefer=1, margin=0.03)
+    picks = _race_jumps(race, {0: other, 1: 0.010}, 100)
+    assert race.best() == serves and picks[-5:] == [serves] * 5
+
+
+def test_seek_race_does_not_count_a_decoder_warming_up_or_settling_in():
+    race = SeekRace(2, min_samples=3, explore_every=16, warmup=(2, 5), settle=(1, 4),
+                    prefer=1)
     picks = []
-    for _ in range(8):
+    for _ in range(150):
         k = race.pick()
         picks.append(k)
-        race.record(k, {0: 0.020, 1: 0.010}[k], 10)
-    assert picks.count(1) == 6 and picks.count(0) == 2  # the cheaper, and explore 1 in 4
-    for _ in range(12):  # the load changes: candidate 1 becomes the slow one
-        k = race.pick()
-        race.record(k, {0: 0.020, 1: 0.050}[k], 10)
-    assert race.best() == 0
+        # slow while fresh and just after a change (longer for 1); settled, 1 is cheaper
+        cold = race.served[k] <= (2, 5)[k] or race.run <= (1, 4)[k]
+        race.record(k, 1.0 if cold else (0.010 if k == 1 else 0.012), 10)
+        assert max(race.samples[k], default=0) < 0.01
+    # measured first: 0 for warmup + 3 jumps, then 1 likewise; then 1 serves
+    assert picks[:13] == [0] * 5 + [1] * 8
+    assert race.best() == 1 and race.served[1] > 3 * race.served[0]
 
 
 def test_cold_jumps_use_the_plain_seek_when_it_is_cheaper(mp4):
@@ -311,16 +344,17 @@ def test_cold_jumps_use_the_plain_seek_when_it_is_cheaper(mp4):
             # the plain decoder is configured as a plain cv2.VideoCapture is
             assert src._plain.cap.get(cv2.CAP_PROP_N_THREADS) == plain_threads
             assert src._decoder.cap.get(cv2.CAP_PROP_N_THREADS) == 1
+            race = src._race
             for k in (0, 1):
-                for _ in range(3):
-                    src._race.record(k, 1e-9 if k == cheaper else 1.0, 1)  # s/frame
+                for _ in range(race.min_samples):
+                    race.samples[k].append(1e-9 if k == cheaper else 1.0)  # s/frame
+            record = race.record  # keep the costs as set, whatever the timings
+            race.record = lambda k, seconds, frames, record=record, cheaper=cheaper: (
+                record(k, 1e-9 if k == cheaper else 1.0, 1))
             for i in order:
                 assert np.array_equal(src.read(i), frames[i]), i
-            jumps = src._race.jumps
-            assert jumps >= 10  # the other reads decode forward from either
-            explored = jumps // src._race.explore_every
-            expect = jumps - explored if cheaper else explored
-            assert abs(src.stats.plain - expect) <= 1, (cheaper, src.stats)
+            assert 10 <= race.jumps < race.explore_every  # others decode forward
+            assert src.stats.plain == (race.jumps if cheaper else 0), (cheaper, src.stats)
 
 
 def _ffmpeg():

@@ -11,7 +11,7 @@ parallel (OpenCV releases the GIL).
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import cv2
 import numpy as np
@@ -20,6 +20,7 @@ from core.io.video.decode import Cancelled, Decoder, Desync, Geometry, ReadStats
 from core.io.video.index import VideoError, VideoInfo
 
 _SPARE = 4  # evicted frames kept as decode buffers (fresh memory costs page faults)
+_HOT = 2  # lone frames read back to back: each reuses the buffer of the one _HOT before
 
 
 class Job:
@@ -46,25 +47,45 @@ class SharedCache:
         self.capacity = capacity
         self.cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self.spare: list[np.ndarray] = []
+        self.lone: deque[tuple[int, np.ndarray]] = deque()  # see take()
         self.pending: list[Job] = []  # nearest first
         self.active: list[Job] = []
         self.closed = False
 
-    def put(self, k: int, bgr: np.ndarray) -> None:
-        """Cache frame ``k`` (evicting the least recently used); lock held."""
+    def put(self, k: int, bgr: np.ndarray, lone: bool = False) -> None:
+        """Cache frame ``k`` (evicting the least recently used); lock held.
+
+        ``lone``: a frame read alone, back to back, into a buffer from ``take(True)``.
+        """
         if self.capacity == 0:
             return
         if k not in self.cache:  # a frame decoded twice is the same frame
             self.cache[k] = bgr
+            if lone:
+                self.lone.append((k, bgr))
         self.cache.move_to_end(k)
         while len(self.cache) > self.capacity:
             old = self.cache.popitem(last=False)[1]
             if len(self.spare) < _SPARE:
                 self.spare.append(old)
 
-    def take(self) -> np.ndarray | None:
-        """An evicted frame to decode into (its pages are mapped), or None."""
+    def take(self, recycle: bool = False) -> np.ndarray | None:
+        """A buffer to decode a frame into whose pages are mapped, or None (new memory).
+
+        With ``recycle`` (a lone frame read back to back), the buffer of the lone
+        frame read ``_HOT`` such reads ago, evicted now if it is still cached: the
+        cache does not grow, and the few buffers taken in turn stay in the CPU's cache
+        and TLB, as the one buffer a plain read loop's allocator hands back does (a
+        buffer unused for long costs twice as much to decode into). Otherwise an
+        evicted frame's. Either way nothing else refers to it: cached frames never
+        leave the cache (readers get copies), and it leaves the cache under the lock.
+        """
         with self.lock:
+            while recycle and len(self.lone) >= _HOT:
+                k, buf = self.lone.popleft()
+                if self.cache.get(k) is buf:  # else evicted already (maybe a spare)
+                    del self.cache[k]
+                    return buf
             return self.spare.pop() if self.spare else None
 
     def covering(self, k: int) -> Job | None:
@@ -149,3 +170,4 @@ def release(shared: SharedCache, workers: list[threading.Thread],
     with shared.lock:
         shared.cache.clear()
         shared.spare.clear()
+        shared.lone.clear()

@@ -114,59 +114,6 @@ class Geometry:
         return float(SEEK_BACKOFF + np.sum(gaps.astype(float) ** 2) / max(1, 2 * gaps.sum()))
 
 
-class SeekRace:
-    """Picks which of two decoders serves a cold jump: the one whose recent jumps cost
-    less wall time per frame decoded.
-
-    Decoders differ only in threading (one thread, or OpenCV's default frame threading)
-    and which is faster depends on the machine and on its load at the time, so it is
-    measured rather than assumed: each candidate is tried until it has ``min_samples``
-    jumps, then the one with the lower median (over the last ``window``) serves, and
-    every ``explore_every``-th jump goes to the other so a change of load is noticed.
-
-    Parameters
-    ----------
-    n : int
-        Number of candidates.
-    window, min_samples, explore_every : int
-        See above.
-    """
-
-    def __init__(self, n: int = 2, *, window: int = 9, min_samples: int = 3,
-                 explore_every: int = 16) -> None:
-        self.samples: list[list[float]] = [[] for _ in range(n)]
-        self.window, self.min_samples, self.explore_every = window, min_samples, explore_every
-        self.jumps = 0
-
-    def estimate(self, k: int) -> float | None:
-        """Median seconds per decoded frame of candidate ``k`` (None before any)."""
-        s = sorted(self.samples[k])  # a few values: far cheaper than np.median
-        return None if not s else (s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2
-
-    def best(self) -> int:
-        """The candidate with the lowest estimate (0 before any is measured)."""
-        est = [self.estimate(k) for k in range(len(self.samples))]
-        known = [(e, k) for k, e in enumerate(est) if e is not None]
-        return min(known)[1] if known else 0
-
-    def pick(self) -> int:
-        """The candidate to serve the next cold jump."""
-        self.jumps += 1
-        for k, s in enumerate(self.samples):
-            if len(s) < self.min_samples:
-                return k
-        best = self.best()
-        if self.jumps % self.explore_every == 0:
-            return (best + 1) % len(self.samples)
-        return best
-
-    def record(self, k: int, seconds: float, frames: int) -> None:
-        """Candidate ``k`` took ``seconds`` for a jump that decoded ``frames`` frames."""
-        s = self.samples[k]
-        s.append(seconds / max(1, frames))
-        del s[:-self.window]
-
-
 Take = Callable[[], "np.ndarray | None"]
 Sink = Callable[[int, np.ndarray], None]
 

@@ -13,7 +13,11 @@ keyframe at or before ``i - 16`` on every call:
 - the decoder's position is tracked, so stepping or jumping a little forward decodes
   only the frames in between;
 - decoded frames go to an LRU cache (as decoded, BGR: converting and copying out on
-  a hit is one pass over the frame);
+  a hit is one pass over the frame). New memory costs page faults (~0.3 ms a frame
+  on a virtual machine), so frames are decoded into evicted frames' buffers, and
+  lone frames read back to back take turns in two buffers (the last two stay
+  cached): the cache grows while the caller pauses (a viewer), not while it reads
+  as fast as it can;
 - stepping backwards: a viewer that pauses between steps (the GUI) gets the frames the
   same seek decodes anyway, and a background thread with its own decoder keeps the
   block behind it decoded (:mod:`core.io.video.cache`), so further steps are cache hits;
@@ -24,9 +28,10 @@ keyframe at or before ``i - 16`` on every call:
   than a seek, which decodes 16 frames for nothing);
 - short-GOP files get two decoders, one single-threaded and one with OpenCV's own
   frame threading (the plain ``set``-and-``read``'s); a cold jump decodes exactly the
-  frames OpenCV's seek does, on whichever of the two has lately cost less wall time
-  per frame (:class:`~core.io.video.decode.SeekRace`): one thread wins on a loaded
-  machine, frame threading on an idle one, so neither is assumed.
+  frames OpenCV's seek does, on the plain one unless the other has lately cost
+  clearly less wall time per frame (:class:`~core.io.video.race.SeekRace`): one
+  thread wins on a loaded machine, frame threading on an idle one, so neither is
+  assumed.
 
 What remains: a cold jump into an inter-coded video (mp4v, H.264) must decode from
 the keyframe OpenCV's seek lands on, as OpenCV does, so it costs about what OpenCV's
@@ -56,7 +61,6 @@ from core.io.video.decode import (
     Geometry,
     IntraDecoder,
     ReadStats,
-    SeekRace,
 )
 from core.io.video.index import (
     IMAGE_EXTENSIONS,
@@ -71,6 +75,7 @@ from core.io.video.index import (
     recent_scan,
     scan_video,
 )
+from core.io.video.race import SeekRace
 
 __all__ = [
     "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FrameSource", "ReadStats", "VideoError",
@@ -129,7 +134,10 @@ class FrameSource:
         self._t_last = 0.0  # when the last read returned (perf_counter seconds)
         self._decoder: Decoder | None = None
         self._plain: Decoder | None = None  # OpenCV's default threading, short GOPs only
-        self._race = SeekRace()  # which of the two serves cold jumps
+        # which serves cold jumps: the plain one (a plain read loop's) unless the other
+        # is clearly cheaper. The one-thread one is measured first: it warms up in 3
+        # jumps, the plain one in 12 (as a plain loop's does), also after a switch
+        self._race = SeekRace(warmup=(3, 12), settle=(1, 12), prefer=1, margin=0.05)
         self._intra: IntraDecoder | None = None
         self._closers: list[object] = []
         self._finalizer = weakref.finalize(self, release, self._shared, self._workers,
@@ -282,10 +290,11 @@ class FrameSource:
         # converted under the lock: an evicted frame becomes a decode buffer
         return _rgb(frame, own=False)
 
-    def _keep(self, k: int, bgr: np.ndarray, target: int) -> np.ndarray | None:
+    def _keep(self, k: int, bgr: np.ndarray, target: int, lone: bool = False
+              ) -> np.ndarray | None:
         """Cache frame ``k``; return an RGB copy if it is ``target``."""
         with self._shared.lock:
-            self._shared.put(k, bgr)
+            self._shared.put(k, bgr, lone)
             return _rgb(bgr, own=False) if k == target else None
 
     def _choose(self, lo: int, hi: int) -> tuple[Decoder, int | None]:
@@ -334,12 +343,18 @@ class FrameSource:
                 with self._shared.lock:
                     return k not in self._shared.cache
 
+            # a lone frame read back to back is decoded into a recently used buffer
+            # (see SharedCache.take): new memory costs page faults (~0.3 ms a frame on
+            # a virtual machine) and a long unused buffer cache misses, more than the
+            # cache saves a caller that is not stepping; one that pauses can afford it
+            recycle = lo == i and time.perf_counter() - self._t_last <= _BURST_S
+
             def sink(k: int, bgr: np.ndarray) -> None:
-                copy = self._keep(k, bgr, i)
+                copy = self._keep(k, bgr, i, recycle)
                 if copy is not None:
                     out.append(copy)
 
-            decoder.read_range(lo, i, want, sink, self._shared.take)
+            decoder.read_range(lo, i, want, sink, lambda: self._shared.take(recycle))
         else:
             decoder.read_range(i, i, lambda k: True,
                                lambda k, bgr: out.append(_rgb(bgr, own=True)))
