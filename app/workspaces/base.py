@@ -107,6 +107,7 @@ class Workspace(QWidget):
     title: ClassVar[str] = ""
     shortcuts: ClassVar[list[tuple[str, str]]] = []
     undo_noun: ClassVar[str] = ""
+    tab_order: ClassVar[int] = 100  # tabs are sorted by it (frame quality 0, polyps 10...)
 
     message = Signal(str)
     undo_state_changed = Signal()

@@ -30,5 +30,6 @@ def unregister_workspace(task_name: str) -> None:
 
 
 def workspace_classes() -> list[type[Workspace]]:
-    """The registered workspace classes in tab order."""
-    return list(WORKSPACES.values())
+    """The registered workspace classes in tab order: by their ``tab_order``, then in the
+    order they were registered."""
+    return sorted(WORKSPACES.values(), key=lambda cls: cls.tab_order)

@@ -50,6 +50,7 @@ class FrameQualityWorkspace(LabellingMixin, ModelViewMixin, Workspace):
     title = "Frame quality"
     shortcuts = SHORTCUTS
     undo_noun = "label"
+    tab_order = 0
 
     labels_changed = Signal(int, int)  # study id, frame
     frame_changed = Signal(int)

@@ -62,6 +62,7 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, CandidateJobMixin, FilesMixin, Wor
     title = "Polyps"
     shortcuts = SHORTCUTS
     undo_noun = "edit"
+    tab_order = 10
 
     def __init__(self, project, parent: QWidget | None = None) -> None:
         super().__init__(project, parent)
