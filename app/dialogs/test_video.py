@@ -26,7 +26,7 @@ def _has_truth(project, study) -> bool:
     if project.labels(study.id):
         return True
     return any(project.annotation_frames(kind, study_id=study.id)
-               for kind in ("mask", "box", "point"))
+               for kind in ("mask", "box", "point", "sphere"))
 
 
 def check_test_set(parent: QWidget | None, project, owns, run) -> str:

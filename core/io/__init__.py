@@ -10,6 +10,7 @@ marks as LUNA16 CSV and DICOM SEG); ``importer.py`` adds what a reader scanned t
 and ``scores_csv.py`` read and write the tables neighbouring tools use.
 """
 
+import core.io.dicom  # noqa: F401, E402  (registers the DICOM CT series reader)
 from core.io.base import FrameSource, Reader, StudyInfo, UnsupportedInputError, VolumeSource
 from core.io.registry import (
     reader_for,
@@ -18,8 +19,6 @@ from core.io.registry import (
     register_reader,
     supported_inputs,
 )
-
-import core.io.dicom  # noqa: F401, E402  (registers the DICOM CT series reader)
 
 __all__ = [
     "FrameSource", "Reader", "StudyInfo", "UnsupportedInputError", "VolumeSource",

@@ -5,7 +5,9 @@ background, the FROC's 3 FP/volume point, the warning line."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,6 +208,12 @@ def test_find_candidates_runs_in_the_background(qtbot, ws):
     assert len(ws._cands) == n_old == ws.cand_list.count()  # the same (deterministic)
     again = next(c for c in ws._cands if np.allclose(c.center, first.center))
     assert ws.decision_of(again.id)[1] == ACCEPT  # decisions stay with the centres
+    ws.find_button.click()  # again, and cancel at once
+    ws.cancel_button.click()
+    qtbot.waitUntil(lambda: not ws._job.is_running() and ws.find_button.isEnabled(),
+                    timeout=120_000)
+    assert ws.info.text().startswith(("candidate generator cancelled", "candidates:"))
+    assert not ws.cancel_button.isEnabled() and len(ws._cands) == n_old
 
 
 def test_froc_rings_three_false_positives_per_volume(ws):
@@ -230,7 +238,6 @@ def test_froc_rings_three_false_positives_per_volume(ws):
     ws.show_result(res)  # shown again: still one ring, one legend entry
     assert len(ws._froc_marks) == 1
     assert sum("FP/volume" in label.text for _, label in ws.froc.legend.items) == 1
-    ws.froc.grab().save("/tmp/emb_froc_test.png")
 
 
 def test_warning_line_names_non_contrast_and_problems(ws):
@@ -267,7 +274,12 @@ def test_task_options_and_marks_round_trip(ws, tmp_path):
     assert any("DICOM" in t for t in names) and any("LUNA16" in t for t in names)
 
 
-def test_screenshots(qtbot, ws):
+def test_screenshots(qtbot, ws, tmp_path):
+    """The workspace drawn (to $LAYERTUNE_SHOTS when set, to look at): a candidate on a
+    marked embolus selected, its planes shown; the lung window."""
+    from PySide6.QtGui import QImage
+
+    out = Path(os.environ.get("LAYERTUNE_SHOTS", tmp_path))
     ids = [c.id for c in ws._cands]
     p = np.random.default_rng(2).random(len(ids))
     ws.show_prediction(Scored("preview", np.array(ids), np.c_[1 - p, p], 0))
@@ -275,9 +287,11 @@ def test_screenshots(qtbot, ws):
     k = int(np.argmin(((ws._centres - t[1]) ** 2).sum(axis=1)))
     ws.select_candidate(ws._cands[k].id)
     qtbot.wait(50)
-    assert not ws.grab().save("/tmp/emb_workspace.png") is False
+    assert ws.grab().save(str(out / "emb_workspace.png"))
     ws.viewer.apply_preset("Lung")
-    assert ws.viewer.grab().save("/tmp/emb_viewer_lung.png")
+    assert ws.viewer.grab().save(str(out / "emb_viewer_lung.png"))
+    img = QImage(str(out / "emb_viewer_lung.png"))
+    assert img.width() == ws.viewer.width() and not img.isNull()
 
 
 def test_in_the_window_training_scores_live_then_froc(qtbot, tmp_path, ctpa_project,
@@ -330,7 +344,7 @@ def test_in_the_window_training_scores_live_then_froc(qtbot, tmp_path, ctpa_proj
         qtbot.waitUntil(lambda: not ctrl.is_running(), timeout=10_000)
         assert panel.plots.currentWidget() is ws.froc and len(ws._froc_marks) == 1
         assert "emboli in 1 volumes" in panel.result.text()
-        win.grab().save("/tmp/emb_window.png")
+        win.grab().save(str(Path(os.environ.get("LAYERTUNE_SHOTS", tmp_path)) / "emb_window.png"))
     finally:
         for ctl in win.controllers.values():
             ctl.shutdown(30_000)

@@ -7,7 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
 
 from app.widgets.mask_candidates import ACCEPTED_RGB, REJECTED_RGB, score_rgb
 from app.widgets.volume_planes import VesselPlanesWidget, vessel_planes
@@ -126,6 +128,16 @@ def test_scrolling_moves_one_view(qtbot, viewer):
     assert viewer.cursor[1] == before[1] + 2 and viewer.cursor[0] == before[0]
     qtbot.keyClick(cor, Qt.Key.Key_PageUp)
     assert viewer.cursor[1] == before[1] + 1
+    ax = viewer.views["axial"]
+    z = viewer.cursor[0]
+    centre = QPointF(ax.viewport().rect().center())
+    for delta, mods in ((-120, Qt.KeyboardModifier.NoModifier),
+                        (-120, Qt.KeyboardModifier.ShiftModifier)):
+        ev = QWheelEvent(centre, ax.viewport().mapToGlobal(centre), QPoint(0, 0),
+                         QPoint(0, delta), Qt.MouseButton.NoButton, mods,
+                         Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(ax.viewport(), ev)
+    assert viewer.cursor[0] == z + 1 + 5 and viewer.active == "axial"
     viewer.step("axial", -100)  # clamped
     assert viewer.cursor[0] == 0 and viewer.views["axial"].caption.startswith("Axial 1 /")
 
@@ -148,6 +160,11 @@ def test_window_presets_and_right_drag_change_levels(qtbot, viewer):
     level, width = viewer.window()
     assert width > 400 and level < 40 and seen[-1] == (level, width)
     assert not any(b.isChecked() for b in viewer.preset_buttons.values())
+    ctrl = Qt.KeyboardModifier.ControlModifier  # Ctrl + left drag: the same
+    qtbot.mousePress(ax.viewport(), Qt.MouseButton.LeftButton, ctrl, pos=start)
+    qtbot.mouseMove(ax.viewport(), start + QPoint(0, 50))
+    qtbot.mouseRelease(ax.viewport(), Qt.MouseButton.LeftButton, ctrl, pos=start + QPoint(0, 50))
+    assert viewer.window()[1] == width and viewer.window()[0] > level
     with pytest.raises(ValueError, match="Lung"):
         viewer.apply_preset("bone")
 
@@ -236,7 +253,6 @@ def test_slice_redraw_time_on_a_512x512x400_volume(qtbot):
         for k in range(15):
             t0 = time.perf_counter()
             v.step(name, 1 if k % 2 == 0 else -1)
-            t1 = time.perf_counter()
             view.viewport().repaint()
             t2 = time.perf_counter()
             times.append(v.last_redraw_ms[name])

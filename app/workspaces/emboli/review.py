@@ -4,7 +4,7 @@ A decision (A accept / R reject) is an annotation of kind ``point`` at the candi
 centre (the plane, rounded, as the frame; ``Point(row, col)``) with value ``"embolus"``
 or ``"not embolus"`` (:mod:`core.tasks.emboli.truth`), so it survives the generator
 being run again; Backspace removes it and the marks decide again. A decision belongs to
-the candidate whose centre is nearest it within :data:`DECISION_MM` (the rule of
+the candidate whose centre is nearest it within :func:`decision_reach_mm` (the rule of
 :func:`core.tasks.emboli.truth.candidate_truth`). Every decision is written at once and
 is one undo step.
 
@@ -21,18 +21,17 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidgetItem
 
 from core.store.geometry import Point
-from core.tasks.emboli.truth import ACCEPT, REJECT
+from core.tasks.emboli.truth import ACCEPT, REJECT, decision_reach_mm
 
 from ...widgets.volume_slices import equivalent_radius_mm
 
-DECISION_MM = 1.0  # as core.tasks.emboli.truth.candidate_truth
 QUEUE_SHOWN = 200
 _ID = Qt.ItemDataRole.UserRole
 
 
 def decisions_by_candidate(truth, centres_zyx: np.ndarray, spacing_mm) -> dict[int, tuple]:
     """{candidate position: (annotation id, value)}: each decision of ``truth`` on the
-    candidate nearest it, when within :data:`DECISION_MM`; a later one wins."""
+    candidate nearest it, when within :func:`decision_reach_mm`; a later one wins."""
     out: dict[int, tuple] = {}
     if not len(centres_zyx):
         return out
@@ -40,7 +39,7 @@ def decisions_by_candidate(truth, centres_zyx: np.ndarray, spacing_mm) -> dict[i
     for ann_id, c, value in truth.decisions:
         d = np.sqrt((((centres_zyx - c) * sp) ** 2).sum(axis=1))
         k = int(np.argmin(d))
-        if d[k] <= DECISION_MM:
+        if d[k] <= decision_reach_mm(sp):
             out[k] = (ann_id, value)
     return out
 
@@ -199,9 +198,9 @@ class ReviewMixin:
             z, y, x = c.center
             plane = int(round(z))
             off = abs(z - plane) * self.geometry.spacing_mm[0]
-            if off > DECISION_MM:
+            if off > decision_reach_mm(self.geometry.spacing_mm):
                 self._say(f"candidate {c.id} lies {off:.1f} mm between two planes: its "
-                          "decision cannot be stored on a plane within 1 mm of it")
+                          "decision cannot be stored on a plane near enough to it")
                 return
             self.history.add(self.study.id, "point", Point(float(y), float(x)), frame=plane,
                              value=value)

@@ -49,7 +49,7 @@ class CandidateJobMixin:
             if ev.message:
                 self.job_bar.setToolTip(ev.message)
         elif isinstance(ev, Notice):
-            self._say(ev.text)
+            self._say(ev.message)
 
     def _job_done(self, text: str) -> None:
         self.find_button.setEnabled(True)

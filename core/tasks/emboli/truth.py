@@ -67,6 +67,12 @@ def volume_truth(project, study, geometry) -> VolumeTruth:
     return t
 
 
+def decision_reach_mm(spacing_mm) -> float:
+    """How far (mm) a decision may lie from its candidate's centre: it is stored on the
+    candidate's plane rounded, so up to half a plane off (at least 1 mm)."""
+    return max(1.0, 0.5 * float(spacing_mm[0]) + 0.1)
+
+
 def candidate_truth(truth: VolumeTruth, centers_vox: np.ndarray, spacing_mm,
                     tolerance_mm: float = 0.0) -> tuple[np.ndarray, list[str | None]]:
     """Labels (1, 0; -1 when the volume has no truth) and embolus keys of candidates.
@@ -102,10 +108,11 @@ def candidate_truth(truth: VolumeTruth, centers_vox: np.ndarray, spacing_mm,
         for k in np.flatnonzero(hit > 0):
             if lesions[k] is None:
                 labels[k], lesions[k] = 1, f"m{int(hit[k])}"
+    reach = decision_reach_mm(sp)
     for ann_id, c, value in truth.decisions:
         d = np.sqrt((((centers - c) * sp) ** 2).sum(axis=1))
         k = int(np.argmin(d)) if n else -1
-        if k < 0 or d[k] > 1.0:  # the decision sits on the candidate's centre (1 mm)
+        if k < 0 or d[k] > reach:
             continue
         if value == REJECT:
             labels[k], lesions[k] = 0, None
