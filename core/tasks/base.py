@@ -103,6 +103,15 @@ def empty_items(kind: str = "frame") -> ItemSet:
     return ItemSet(z, z, z, z, kind)
 
 
+def concat_items(sets, kind: str) -> ItemSet:
+    """One ItemSet of ``sets`` in order (the empty ones left out)."""
+    sets = [s for s in sets if len(s)]
+    if not sets:
+        return empty_items(kind)
+    return ItemSet(*(np.concatenate([getattr(s, a) for s in sets])
+                     for a in ("study_ids", "indices", "labels", "groups")), kind=kind)
+
+
 def subject_of(study) -> int:
     """The subject id of a study; the study's own id where the store has no subjects."""
     sid = getattr(study, "subject_id", None)

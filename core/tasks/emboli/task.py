@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from core.tasks.base import ItemSet, TaskBase, empty_items, register, subject_of
+from core.tasks.base import ItemSet, TaskBase, concat_items, register, subject_of
 from core.tasks.emboli.candidates import GENERATOR
 from core.tasks.emboli.patches import EmboliPatchConfig, EmboliPatchDataset, emboli_patch_specs
 from core.tasks.emboli.truth import accepted_lesions, candidate_truth, volume_truth
@@ -91,13 +91,8 @@ class EmboliTask(TaskBase):
         return items, lesions, truth
 
     def items(self, project, studies) -> ItemSet:
-        sets = [self.study_items(project, s)[0] for s in studies]
-        sets = [s for s in sets if len(s)]
-        if not sets:
-            return empty_items(self.item_kind)
-        return ItemSet(*(np.concatenate([getattr(s, a) for s in sets])
-                         for a in ("study_ids", "indices", "labels", "groups")),
-                       kind=self.item_kind)
+        return concat_items((self.study_items(project, s)[0] for s in studies),
+                            self.item_kind)
 
     def preview_items(self, project, study) -> ItemSet:
         return self.study_items(project, study)[0]

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from core.events import Progress
-from core.tasks.base import ItemSet, TaskBase, empty_items, register, subject_of
+from core.tasks.base import ItemSet, TaskBase, concat_items, register, subject_of
 from core.tasks.polyps.candidates import GENERATOR
 from core.tasks.polyps.patches import (
     CandidatePatchDataset,
@@ -168,13 +168,8 @@ class PolypTask(TaskBase):
 
     def items(self, project, studies) -> ItemSet:
         """The candidates of ``studies`` with their labels (-1: no truth on the frame)."""
-        sets = [self.study_items(project, s)[0] for s in studies]
-        sets = [s for s in sets if len(s)]
-        if not sets:
-            return empty_items(self.item_kind)
-        return ItemSet(*(np.concatenate([getattr(s, a) for s in sets])
-                         for a in ("study_ids", "indices", "labels", "groups")),
-                       kind=self.item_kind)
+        return concat_items((self.study_items(project, s)[0] for s in studies),
+                            self.item_kind)
 
     def preview_items(self, project, study) -> ItemSet:
         """The candidates (labelled or not) of at most ``preview_max_frames`` frames
