@@ -71,6 +71,7 @@ class MainWindow(RunsMixin, ProjectsMixin, QMainWindow):
         self._build_status_bar()
         build_menus(self)
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        self._open_busy_tab()
         self._on_tab_changed()
         self._restore_session()
         notes = []
@@ -149,7 +150,17 @@ class MainWindow(RunsMixin, ProjectsMixin, QMainWindow):
     def _update_hint(self) -> None:
         ws = self.current_workspace()
         empty = ws is not None and not any(ws.owns_task(s.task) for s in self.project.studies())
+        if empty:
+            actions = ws.import_actions() if ws.empty_hint is not None else []
+            self.hint.set_workspace(ws.empty_hint, actions[0] if actions else None)
         self.hint.setVisible(empty)
+
+    def _open_busy_tab(self) -> None:
+        """Start on the tab holding the most studies (a CT-only project opens on Emboli)."""
+        counts = [sum(ws.owns_task(s.task) for s in self.project.studies())
+                  for ws in (self.tabs.widget(i) for i in range(self.tabs.count()))]
+        if counts and max(counts) > 0 and counts[self.tabs.currentIndex()] == 0:
+            self.tabs.setCurrentIndex(counts.index(max(counts)))
 
     def _update_edit_actions(self) -> None:
         ws = self.current_workspace()

@@ -22,26 +22,42 @@ def study_row(study, hu_range=None) -> dict:
                     "orientation": meta.get("orientation"), "origin_mm": meta.get("origin_mm"),
                     "series_uid": meta.get("series_uid"),
                     "hu_range": hu_range if hu_range is not None else meta.get("hu_range"),
-                    "problems": [p.get("message") for p in meta.get("problems", [])]})
-    elif study.fps:
-        row["fps"] = study.fps
+                    "problems": [p.get("message") for p in meta.get("problems", [])],
+                    "contrast": (meta.get("contrast") or {}).get("enhanced")})
+    else:
+        if study.fps:
+            row["fps"] = study.fps
+        if study.kind in ("us", "image") or "pixel_spacing_mm" in meta:
+            from core.io.ultrasound_spacing import spacing_text
+
+            row.update({"pixel_spacing_mm": meta.get("pixel_spacing_mm"),
+                        "spacing_source": meta.get("spacing_source"),
+                        "spacing": spacing_text(meta)})
     return row
 
 
 def cmd_studies(args) -> int:
     from core.cli import EXIT_OK, _out
-    from core.io.importer import open_study
+    from core.events import drain
+    from core.jobs.volume_candidates import load_checked_hu, no_contrast_text
     from core.store import Project
 
     rows = []
     with Project.open(args.project) as project:
         for s in project.studies():
-            hu = None
+            hu, error = None, None
             if args.hu and s.kind == "ct_series":
-                with open_study(project, s) as vol:
-                    lo, hi = vol.hu_range()
-                    hu = [float(lo), float(hi)]
-            rows.append(study_row(s, hu))
+                try:
+                    vol, _geometry, s = drain(load_checked_hu(project, s))
+                    hu = [float(vol.min()), float(vol.max())]
+                except (OSError, ValueError) as exc:  # one unreadable study: listed, said
+                    error = f"cannot be loaded: {exc}"
+            row = study_row(s, hu)
+            if error:
+                row["problems"].insert(0, error)
+            if s.kind == "ct_series" and (why := no_contrast_text(s.meta)):
+                row["problems"].insert(0, why)
+            rows.append(row)
 
     def line(r: dict) -> str:
         if r["kind"] == "ct_series":
@@ -53,7 +69,8 @@ def cmd_studies(args) -> int:
             probs = f" [{'; '.join(r['problems'])}]" if r["problems"] else ""
             return f"study {r['id']} {r['name']} ({r['kind']}, {r['split']}): {size}{extra}{probs}"
         return (f"study {r['id']} {r['name']} ({r['kind']}, {r['split']}): {r['frames']} "
-                f"frames {r['width']}x{r['height']}")
+                f"frames {r['width']}x{r['height']}"
+                + (f", {r['spacing']}" if r.get("spacing") else ""))
 
     _out(args, {"studies": rows}, "\n".join(line(r) for r in rows) or "no studies")
     return EXIT_OK

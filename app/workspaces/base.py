@@ -108,6 +108,10 @@ class Workspace(QWidget):
     shortcuts: ClassVar[list[tuple[str, str]]] = []
     undo_noun: ClassVar[str] = ""
     tab_order: ClassVar[int] = 100  # tabs are sorted by it (frame quality 0, polyps 10...)
+    study_noun: ClassVar[str] = "studies"  # in messages: "moved the patient's 3 studies"
+    # The line above an empty tab (rich text; None: the video hint of frame quality);
+    # its button runs the first of import_actions().
+    empty_hint: ClassVar[str | None] = None
 
     message = Signal(str)
     undo_state_changed = Signal()
@@ -168,6 +172,32 @@ class Workspace(QWidget):
         return False
 
     # ------------------------------------------------------------------ studies
+    # A workspace with a study list (``self.study_list``, a StudyListWidget) and
+    # ``open_study(id)`` / ``reload_studies()`` gets these for free.
+    def reload_studies(self) -> None:
+        """Refill the study list from the project."""
+
+    def set_split(self, study_id: int, split: str) -> None:
+        """Move a study, with every study of its patient, to the training or test set."""
+        self.project.set_split(study_id, split)
+        subject = self.project.study(study_id).subject_id
+        n = len(self.project.studies(subject_id=subject))
+        if n > 1:
+            self.message.emit(f"moved the patient's {n} {self.study_noun} to the {split} set")
+        self.reload_studies()
+
+    def _on_study_row(self, row: int) -> None:
+        if row >= 0:
+            self.open_study(self.study_list.study_id(row))
+
+    def select_study(self, study_id: int) -> None:
+        """Open a study and select its row in the list."""
+        row = self.study_list.row_of(study_id)
+        if row is not None and row != self.study_list.currentRow():
+            self.study_list.setCurrentRow(row)  # opens it
+        elif getattr(self, "study", None) is None or self.study.id != study_id:
+            self.open_study(study_id)
+
     def ask_subject(self, study_id: int) -> bool:
         """Ask which patient (subject) a study belongs to, and record it.
 

@@ -11,6 +11,7 @@ and ``scores_csv.py`` read and write the tables neighbouring tools use.
 """
 
 import core.io.dicom  # noqa: F401, E402  (registers the DICOM CT series reader)
+import core.io.ultrasound  # noqa: F401, E402  (registers the ultrasound DICOM and still image readers)
 from core.io.base import FrameSource, Reader, StudyInfo, UnsupportedInputError, VolumeSource
 from core.io.registry import (
     reader_for,

@@ -32,6 +32,7 @@ import numpy as np
 
 from core.events import Notice
 from core.io.images import ImageSetIndex, _names
+from core.io.problems import ImportProblem
 from core.io.video import VideoInfo
 from core.store import Mask, Project, Study
 
@@ -71,22 +72,7 @@ def frame_number(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-@dataclass(frozen=True)
-class MaskProblem:
-    """One file or entry that was not imported as it stood, and why.
-
-    ``entry`` names it (a file name, ``image 12 (a/b.png)``, ``annotation 7``);
-    ``code`` is a key of :data:`PROBLEM_CODES`; ``imported`` is True for notes on masks
-    that were imported all the same (an empty mask, a non-binary one accepted)."""
-
-    entry: str
-    code: str
-    message: str
-    imported: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"entry": self.entry, "code": self.code, "message": self.message,
-                "imported": self.imported}
+MaskProblem = ImportProblem  # the shared record (core.io.problems)
 
 
 @dataclass(frozen=True)

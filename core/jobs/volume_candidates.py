@@ -11,7 +11,7 @@ share of marked emboli hit by at least one candidate, on the studies with marks.
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -73,6 +73,32 @@ def load_hu(project, study) -> Generator[Progress, None, tuple[np.ndarray, objec
     return out, geometry
 
 
+def load_checked_hu(project, study) -> Generator[Progress, None, tuple]:
+    """:func:`load_hu`, and the contrast verdict: ``(hu, geometry, study)``.
+
+    The reader judges contrast only on the voxels; the first load runs
+    :func:`core.io.dicom_contrast.contrast_check` and stores its verdict in the study's
+    ``meta["contrast"]`` (the returned ``study`` carries it), where the workspace's
+    warning, ``layertune studies`` and the candidate job read it.
+    """
+    from core.io.dicom_contrast import contrast_check
+
+    hu, geometry = yield from load_hu(project, study)
+    if "contrast" not in (study.meta or {}):
+        check = contrast_check(hu, geometry.spacing_mm, orientation=geometry.orientation)
+        study = project.update_study_meta(study.id, contrast=asdict(check))
+    return hu, geometry, study
+
+
+def no_contrast_text(meta: dict | None) -> str | None:
+    """The warning for a CT study (its ``meta``) judged to have no contrast bolus."""
+    c = (meta or {}).get("contrast") or {}
+    if c.get("enhanced") is not False:
+        return None
+    return ("no contrast bolus found: emboli cannot be seen on a CT without contrast "
+            f"({c.get('reason') or 'pulmonary arteries too dark'})")
+
+
 def generate_volume_candidates(project, study_ids: Sequence[int],
                                params: EmboliCandidateParams | None = None,
                                tolerance_mm: float = 2.0
@@ -87,10 +113,12 @@ def generate_volume_candidates(project, study_ids: Sequence[int],
         study = project.study(int(sid))
         yield Progress("candidates", n, len(study_ids), f"{study.name}")
         try:
-            hu, geometry = yield from load_hu(project, study)
+            hu, geometry, study = yield from load_checked_hu(project, study)
         except (OSError, ValueError, VideoError) as exc:
             yield Notice(f"no candidates for {study.name}: {exc}", "warning")
             continue
+        if (why := no_contrast_text(study.meta)) is not None:
+            yield Notice(f"{study.name}: {why}; its candidates mean little", "warning")
         spacing = tuple(float(v) for v in geometry.spacing_mm)
         cands = yield from toboggan_candidates(hu, spacing, params)
         centers = np.array([c.center_vox for c in cands], float).reshape(-1, 3)

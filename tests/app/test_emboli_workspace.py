@@ -315,7 +315,8 @@ def test_in_the_window_training_scores_live_then_froc(qtbot, tmp_path, ctpa_proj
     win.resize(1600, 1000)
     win.show()
     ws = win.workspaces["emboli"]
-    win.tabs.setCurrentWidget(ws)
+    assert win.tabs.currentWidget() is ws  # a CT-only project opens on its tab
+    assert not win.hint.isVisibleTo(win)
     qtbot.waitExposed(win)
     try:
         qtbot.waitUntil(lambda: ws.volume is not None, timeout=30_000)

@@ -90,6 +90,12 @@ def test_new_project_opens_an_empty_project_with_the_hint(qtbot, window, tmp_pat
     assert new.project.folder == tmp_path / "studies" / "first"
     assert (tmp_path / "studies" / "first" / DB_NAME).is_file()
     assert new.hint.isVisibleTo(new) and "Ctrl+I" in new.hint.label.text()
+    # each task's tab says what to import there, with its own button
+    new.tabs.setCurrentWidget(new.workspaces["emboli"])
+    assert "DICOM folder" in new.hint.label.text() and new.hint.other.isVisibleTo(new)
+    assert not any(b.isVisibleTo(new) for b in new.hint.video_buttons)
+    new.tabs.setCurrentWidget(new.workspaces["frame_quality"])
+    assert "Ctrl+I" in new.hint.label.text() and not new.hint.other.isVisibleTo(new)
     assert projects.recent_projects()[0] == tmp_path / "studies" / "first"
     assert projects.recent_projects()[1] == window.project.folder.absolute()
 

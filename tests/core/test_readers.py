@@ -189,8 +189,8 @@ def test_a_registered_reader_is_asked_in_its_place(tmp_path, registry):
     assert "text notes (.txt)" in supported_inputs()
     with pytest.raises(TypeError):
         register_reader(object())
-    with pytest.raises(ValueError, match="no reader named 'ultrasound'"):
-        register_reader(TextReader(), before="ultrasound")
+    with pytest.raises(ValueError, match="no reader named 'nonexistent'"):
+        register_reader(TextReader(), before="nonexistent")
 
 
 # -- scans and sources ----------------------------------------------------------------------

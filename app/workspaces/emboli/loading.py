@@ -3,16 +3,14 @@
 A 512 x 512 x 400 series takes a few seconds to read and decode; :class:`VolumeLoader`
 runs :func:`core.jobs.volume_candidates.load_hu` (int16 HU, loaded once and kept by the
 workspace while the study is open) on a worker thread. When the study's ``meta`` has
-no contrast verdict yet (the reader judges contrast only when asked to), the loader
-runs :func:`core.io.dicom_contrast.contrast_check` on the loaded volume and stores the
+no contrast verdict yet (the reader judges contrast only when asked to),
+:func:`core.jobs.volume_candidates.load_checked_hu` judges the loaded volume and stores the
 verdict in the study's ``meta["contrast"]``, where the workspace's non-contrast warning
 reads it. Opening another study while one loads supersedes it (the late result is
 dropped).
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 from PySide6.QtCore import QObject, Signal
 
@@ -22,13 +20,9 @@ from ...worker import WorkerSlot
 def load_volume(project, study):
     """Generator: ``(study id, hu int16 (Z, Y, X), VolumeGeometry)``; the contrast
     verdict is stored in ``meta["contrast"]`` when missing (module docstring)."""
-    from core.io.dicom_contrast import contrast_check
-    from core.jobs.volume_candidates import load_hu
+    from core.jobs.volume_candidates import load_checked_hu
 
-    hu, geometry = yield from load_hu(project, study)
-    if "contrast" not in (study.meta or {}):
-        check = contrast_check(hu, geometry.spacing_mm, orientation=geometry.orientation)
-        project.update_study_meta(study.id, contrast=dataclasses.asdict(check))
+    hu, geometry, _study = yield from load_checked_hu(project, study)
     return study.id, hu, geometry
 
 

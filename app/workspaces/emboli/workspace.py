@@ -45,7 +45,7 @@ from ..base import MenuAction, Workspace
 from ..frame_quality.labelling import patient_text
 from ..registry import register_workspace
 from .files import FilesMixin
-from .jobs import CandidateJobMixin
+from .jobs import VolumeCandidateJobMixin
 from .keys import SHORTCUTS, install_shortcuts
 from .loading import VolumeLoader
 from .marks import MarksMixin
@@ -57,10 +57,11 @@ HIGHLIGHT_FP = 3.0  # false positives per volume ringed on the FROC (Tajbakhsh e
 def warning_lines(meta: dict) -> list[str]:
     """What is wrong with a CT series, from its ``Study.meta``: no contrast, problems."""
     lines = []
-    contrast = meta.get("contrast") or {}
-    if contrast.get("enhanced") is False:
-        lines.append("⚠ No contrast bolus found: emboli cannot be seen on a CT without "
-                     f"contrast ({contrast.get('reason', 'pulmonary arteries too dark')}).")
+    from core.jobs.volume_candidates import no_contrast_text
+
+    why = no_contrast_text(meta)
+    if why:
+        lines.append(f"⚠ {why[0].upper()}{why[1:]}.")
     for p in meta.get("problems") or []:
         level = p.get("level", "warning") if isinstance(p, dict) else "warning"
         text = p.get("message", "") if isinstance(p, dict) else str(p)
@@ -69,7 +70,7 @@ def warning_lines(meta: dict) -> list[str]:
 
 
 @register_workspace
-class EmboliWorkspace(ReviewMixin, MarksMixin, CandidateJobMixin, FilesMixin, Workspace):
+class EmboliWorkspace(ReviewMixin, MarksMixin, VolumeCandidateJobMixin, FilesMixin, Workspace):
     """Emboli marks, candidate review and training for pulmonary embolism detection.
 
     Signals
@@ -83,6 +84,9 @@ class EmboliWorkspace(ReviewMixin, MarksMixin, CandidateJobMixin, FilesMixin, Wo
     shortcuts = SHORTCUTS
     undo_noun = "edit"
     tab_order = 20
+    empty_hint = ("No CT series yet. <b>Import a DICOM folder of CTPA studies</b> (every "
+                  "series is found and listed), then mark emboli, find candidates (Ctrl+G) "
+                  "and train.")
 
     volume_loaded = Signal(int)
 
@@ -267,24 +271,6 @@ class EmboliWorkspace(ReviewMixin, MarksMixin, CandidateJobMixin, FilesMixin, Wo
             self._show_warnings()
             self._load_candidates()
             self._refresh_markers()
-
-    def set_split(self, study_id: int, split: str) -> None:
-        """Move a study, with every study of its patient, to the training or test set."""
-        self.project.set_split(study_id, split)
-        subject = self.project.study(study_id).subject_id
-        n = len(self.project.studies(subject_id=subject))
-        if n > 1:
-            self.message.emit(f"moved the patient's {n} studies to the {split} set")
-        self.reload_studies()
-
-    def _on_study_row(self, row: int) -> None:
-        if row >= 0:
-            self.open_study(self.study_list.study_id(row))
-
-    def select_study(self, study_id: int) -> None:
-        row = self.study_list.row_of(study_id)
-        if row is not None:
-            self.study_list.setCurrentRow(row)
 
     def open_study(self, study_id: int) -> None:
         """Show ``study_id``: its volume loads in the background (``volume_loaded``)."""

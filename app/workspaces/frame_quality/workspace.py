@@ -50,6 +50,7 @@ class FrameQualityWorkspace(LabellingMixin, ModelViewMixin, Workspace):
     title = "Frame quality"
     shortcuts = SHORTCUTS
     undo_noun = "label"
+    study_noun = "videos"
     tab_order = 0
 
     labels_changed = Signal(int, int)  # study id, frame
@@ -237,32 +238,13 @@ class FrameQualityWorkspace(LabellingMixin, ModelViewMixin, Workspace):
         self._load_eval_baseline()
 
     def set_split(self, study_id: int, split: str) -> None:
-        """Move a video, with every video of its patient, to the training or test set."""
-        self.project.set_split(study_id, split)
-        subject = self.project.study(study_id).subject_id
-        n = len(self.project.studies(subject_id=subject))
-        if n > 1:
-            self.message.emit(f"moved the patient's {n} videos to the {split} set")
         if self.study is not None and self.study.id == study_id:
             self.study = self.project.study(study_id)
-        self.reload_studies()
+        super().set_split(study_id, split)
         if self.study is not None:
             self.study = self.project.study(self.study.id)
             self._show_model()
             self.show_frame(self.frame)
-
-    def _on_study_row(self, row: int) -> None:
-        if row < 0:
-            return
-        self.open_study(self.study_list.study_id(row))
-
-    def select_study(self, study_id: int) -> None:
-        """Open a study and select its row in the list."""
-        row = self.study_list.row_of(study_id)
-        if row is not None and row != self.study_list.currentRow():
-            self.study_list.setCurrentRow(row)  # opens it
-        elif self.study is None or self.study.id != study_id:
-            self.open_study(study_id)
 
     def open_study(self, study_id: int) -> None:
         from core.io.importer import open_study

@@ -42,7 +42,7 @@ from ..base import MenuAction, Workspace
 from ..frame_quality.labelling import patient_text
 from ..registry import register_workspace
 from .files import FilesMixin
-from .jobs import CandidateJobMixin
+from .jobs import FrameCandidateJobMixin
 from .keys import SHORTCUTS, install_shortcuts
 from .masks import MaskMixin
 from .review import ReviewMixin
@@ -55,7 +55,7 @@ TOOLS = (("select", "Select (V)", "Click a box to select it; drag pans"),
 
 
 @register_workspace
-class PolypsWorkspace(ReviewMixin, MaskMixin, CandidateJobMixin, FilesMixin, Workspace):
+class PolypsWorkspace(ReviewMixin, MaskMixin, FrameCandidateJobMixin, FilesMixin, Workspace):
     """Masks, candidates and training for polyp detection."""
 
     task_name = "polyps"
@@ -63,6 +63,9 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, CandidateJobMixin, FilesMixin, Wor
     shortcuts = SHORTCUTS
     undo_noun = "edit"
     tab_order = 10
+    empty_hint = ("No polyp videos or image sets yet. <b>Import a colonoscopy video or an "
+                  "image set (images/ + masks/, as Kvasir-SEG)</b>, then find candidates "
+                  "(Ctrl+G) and train.")
 
     def __init__(self, project, parent: QWidget | None = None) -> None:
         super().__init__(project, parent)
@@ -251,19 +254,6 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, CandidateJobMixin, FilesMixin, Wor
             self._load_study_data()
             self.show_frame(self.frame)
 
-    def set_split(self, study_id: int, split: str) -> None:
-        """Move a study, with every study of its patient, to the training or test set."""
-        self.project.set_split(study_id, split)
-        subject = self.project.study(study_id).subject_id
-        n = len(self.project.studies(subject_id=subject))
-        if n > 1:
-            self.message.emit(f"moved the patient's {n} studies to the {split} set")
-        self.reload_studies()
-
-    def _on_study_row(self, row: int) -> None:
-        if row >= 0:
-            self.open_study(self.study_list.study_id(row))
-
     def open_study(self, study_id: int) -> None:
         from core.io.importer import open_study
         from core.io.video import VideoError
@@ -356,11 +346,6 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, CandidateJobMixin, FilesMixin, Wor
             self.canvas.select_candidate(keep)
         elif not keep_selection:
             self.canvas.select_candidate(None)
-
-    def select_study(self, study_id: int) -> None:
-        row = self.study_list.row_of(study_id)
-        if row is not None:
-            self.study_list.setCurrentRow(row)
 
     # ------------------------------------------------------------------ progress
     def _update_progress(self) -> None:
