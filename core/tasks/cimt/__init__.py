@@ -1,0 +1,1 @@
+"""Carotid intima-media thickness (SPEC §1.7)."""
