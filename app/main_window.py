@@ -31,13 +31,14 @@ from .training_controller import TrainingController, ask_import_weights
 from .widgets.empty_hint import EmptyProjectHint
 from .widgets.help_overlay import HelpOverlayWidget
 from .widgets.notices import NoticesWidget, notices_button_text
+from .window_experiments import ExperimentsMixin
 from .window_menus import build_menus
 from .window_projects import ProjectsMixin
 from .window_runs import RunsMixin
 from .workspaces import Workspace, workspace_classes
 
 
-class MainWindow(RunsMixin, ProjectsMixin, QMainWindow):
+class MainWindow(RunsMixin, ProjectsMixin, ExperimentsMixin, QMainWindow):
     def __init__(self, project: Project) -> None:
         super().__init__()
         self.project = project
@@ -248,6 +249,7 @@ class MainWindow(RunsMixin, ProjectsMixin, QMainWindow):
             self._import_job[0].wait(10000)
         stopped = [c.shutdown(10000) for c in self.controllers.values()]
         stopped += [ws.shutdown_jobs(10000) for ws in self.workspaces.values()]
+        stopped.append(self.shutdown_experiments(10000))
         if not all(stopped) or not self.scorer.shutdown(10000):
             QMessageBox.warning(self, "Still stopping", "Training is still stopping; try again.")
             event.ignore()

@@ -37,14 +37,18 @@ def runs_of(project, owns) -> list:
 
 
 def test_result(run):
-    """The run's stored test result (a ROC or FROC result) or None."""
+    """The run's stored test result (a ROC, FROC or CIMT result) or None."""
     d = (run.metrics or {}).get("test")
     if not isinstance(d, dict):
         return None
     from core.stats import RocResult
     from core.stats.froc import FrocResult
 
-    if "cpm" in d and "points" in d:
+    if d.get("kind") == "cimt":
+        from core.tasks.cimt.results import CimtResult
+
+        kind = CimtResult
+    elif "cpm" in d and "points" in d:
         kind = FrocResult
     elif "auc" in d and "fpr" in d:
         kind = RocResult
@@ -84,7 +88,7 @@ def run_row(run) -> dict:
     history = (run.metrics or {}).get("history") or []
     res = test_result(run)
     test = "–"
-    if res is not None:
+    if res is not None and res.auc == res.auc:  # not NaN
         test = f"{res.auc:.3f} ({res.auc_ci[0]:.3f}–{res.auc_ci[1]:.3f})"
     weights = run.weights_source or cfg.get("weights") or ""
     init = "scratch" if run.depth == "scratch" else (

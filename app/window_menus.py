@@ -77,6 +77,9 @@ def build_menus(win) -> None:
                            tip="Draw each video's strip with the newest run's best model")
     win.history_action = act(win, t, "Run &history…", win.show_run_history, "Ctrl+H",
                              "Every run with its settings, AUCs, time and device")
+    from .window_experiments import add_experiments_ui
+
+    add_experiments_ui(win, t)
 
     h = win.menuBar().addMenu("&Help")
     win.help_action = act(win, h, "&Keyboard shortcuts", win.help.toggle, ["F1", "?"],

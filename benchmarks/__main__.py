@@ -12,7 +12,8 @@ import time
 
 ALL = ("bench_training", "bench_shallow", "bench_video", "bench_gui", "bench_candidates",
        "bench_tta", "bench_froc", "bench_dicom",
-       "bench_toboggan", "bench_vessel_patches")
+       "bench_toboggan", "bench_vessel_patches", "bench_dense", "bench_snake",
+       "bench_sweep")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     init = initial_snake(args.seed)
     params = SnakeParams(alpha=0.01, beta=0.1, gamma=0.1, w_line=1.0, w_edge=0.0,
                          max_px_move=1.0, max_iterations=iters, convergence=0.0,
-                         ends="free", sigma=0.0, vertical_only=False)
+                         ends="free", sigma=0.0, vertical_only=False,
+                         inside=False)
     kw = params.skimage_kwargs()
     print(f"{N_POINTS}-point open snake on a {SIZE}x{SIZE} map, {iters} iterations (fixed), "
           f"alpha {params.alpha}, beta {params.beta}, gamma {params.gamma}, w_line "

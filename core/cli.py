@@ -16,8 +16,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.cli_cimt import add_parsers as add_cimt_parsers
+from core.cli_experiments import add_parsers as add_experiment_parsers
 from core.cli_polyps import add_parsers as add_polyp_parsers
 from core.cli_progress import ProgressPrinter, drive
+from core.cli_stats import add_parsers as add_stats_parsers
 from core.cli_volumes import add_parsers as add_volume_parsers
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_WEIGHTS, EXIT_INPUT, EXIT_CANCEL = 0, 1, 2, 3, 4, 130
@@ -163,37 +166,11 @@ def cmd_evaluate(args) -> int:
         from core.stats.froc_verdict import froc_text
 
         text = froc_text(res)
+    elif hasattr(res, "rois"):  # CIMT: boundary errors per interface, IMT agreement
+        text = res.text()
     else:
         text = _roc_text(res)
     _out(args, {"run": args.run, **res.to_dict()}, text)
-    return EXIT_OK
-
-
-def cmd_stats(args) -> int:
-    if args.kind == "froc":
-        from core.io.froc_csv import parse_fp_rates, read_froc_csv
-        from core.stats import froc_analysis, froc_text
-
-        try:
-            rates = parse_fp_rates(args.fps)
-            if args.per == "group" and not args.group_column:
-                raise ValueError("--per group needs --group-column (which video or patient "
-                                 "each image belongs to)")
-        except ValueError as exc:
-            _error(exc)
-            return EXIT_USAGE
-        tables = read_froc_csv(args.candidates, args.lesions, args.images, args.group_column)
-        a, kw = tables.analysis_args()
-        res = froc_analysis(*a, **kw, fps=rates, n_boot=args.bootstrap, seed=args.seed,
-                            per=args.per)
-        _out(args, res.to_dict(), froc_text(res))
-        return EXIT_OK
-    from core.io.scores_csv import read_scores_csv
-    from core.stats import roc_analysis
-
-    scores, labels = read_scores_csv(args.scores)
-    res = roc_analysis(scores, labels)
-    _out(args, res.to_dict(), _roc_text(res))
     return EXIT_OK
 
 
@@ -277,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--test-crops", type=int, help="test crops per frame (default 200; "
                         "evaluate: the run's)")
         sp.add_argument("--patches", type=int, help="polyps: training patches per candidate "
-                        "(0: all 216; evaluate: the run's)")
+                        "(0: all 216; evaluate: the run's); cimt: stratified training "
+                        "pixels in all (0: all; the paper 200000)")
         sp.add_argument("--test-patches", type=int, help="polyps: test patches per "
                         "candidate (0: all 216; evaluate: the run's)")
         sp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -337,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_train)
 
-    sp = sub.add_parser("evaluate", help="ROC (FROC for polyps) of a run on the test studies")
+    sp = sub.add_parser("evaluate", help="ROC (FROC for polyps and emboli; boundary errors "
+                        "and IMT agreement for cimt) of a run on the test studies")
     sp.add_argument("--project", required=True)
     sp.add_argument("--run", type=int, required=True)
     training_opts(sp)
@@ -349,37 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_runs)
 
-    sp = sub.add_parser("stats", help="statistics on CSV files: roc (scores), froc "
-                        "(detector candidates)")
-    kinds = sp.add_subparsers(dest="kind", required=True)
-    ssp = kinds.add_parser("roc", help="ROC, AUC with CIs of a score,label file")
-    ssp.add_argument("--scores", required=True, help="CSV with columns score,label")
-    common(ssp)
-    ssp.set_defaults(func=cmd_stats)
-    ssp = kinds.add_parser("froc", help="FROC of detector candidates: sensitivity at FP "
-                           "rates, CPM, bootstrap CIs")
-    ssp.add_argument("--candidates", required=True, metavar="CSV",
-                     help="columns image_id,score,lesion_id[,ignore]: lesion_id empty for a "
-                     "false positive; ignore=1: neither true nor false positive")
-    ssp.add_argument("--lesions", required=True, metavar="CSV",
-                     help="columns image_id,lesion_id: every lesion, detected or not")
-    ssp.add_argument("--images", metavar="CSV", help="column image_id: every image counted "
-                     "(default: the images of the other two files)")
-    ssp.add_argument("--fps", default="0.125,0.25,0.5,1,2,4,8", metavar="R,R,...",
-                     help="FP rates per image (default LUNA16's 0.125,0.25,0.5,1,2,4,8); "
-                     "the CPM is the mean sensitivity over them")
-    ssp.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                     help="bootstrap resamples for the CIs (0: none; default 1000)")
-    ssp.add_argument("--seed", type=int, default=0, help="seed of the resampling")
-    ssp.add_argument("--group-column", metavar="C", help="column (in any of the files) "
-                     "giving each image's video or patient: whole groups are resampled")
-    ssp.add_argument("--per", choices=("image", "group"), default="image",
-                     help="count false positives per image (default) or per group")
-    common(ssp)
-    ssp.set_defaults(func=cmd_stats)
-
+    add_stats_parsers(sub, common)
     add_polyp_parsers(sub, common)
     add_volume_parsers(sub, common)
+    add_cimt_parsers(sub, common)
+    add_experiment_parsers(sub, common)
 
     sp = sub.add_parser("weights", help="show or import the pretrained weights")
     sp.add_argument("action", choices=("status", "import"))

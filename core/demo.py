@@ -13,6 +13,10 @@ it is not easy: a share of the segments are ambiguous (borderline frames, see
 and several test videos give a video-level CI of some width. The true classes stay in
 each study's ``demo_truth``, the flipped frames in ``demo_flipped``.
 
+The CIMT tab gets synthetic carotid B-mode studies (:mod:`core.synth.carotid`) written as
+DICOM ultrasound with ultrasound regions (the spacing comes from the file, as from a
+scanner), each with the expert's ROIs and LI / MA tracings on its first frame.
+
 The Polyps tab gets synthetic polyp videos (:mod:`core.synth.polyps`): the test ones
 fully masked, the training ones masked on ``polyp_mask_fraction`` of their frames (the
 rest is left for the user to draw), and the candidate generator already run on all.
@@ -49,11 +53,15 @@ class DemoSize:
     polyp_mask_fraction: float = 0.6
     n_ct_volumes: int = 3
     n_ct_test_volumes: int = 1
+    n_carotid_studies: int = 6
+    n_carotid_test_studies: int = 2
+    carotid_rois: int = 3  # ROIs per traced frame
 
 
 SMALL = DemoSize(n_videos=5, n_test_videos=2, n_frames=36, label_fraction=0.75,
                  crops_per_frame=2, test_crops=2, epochs=2, n_polyp_videos=2,
-                 polyp_frames=12, n_ct_volumes=2)
+                 polyp_frames=12, n_ct_volumes=2, n_carotid_studies=4,
+                 n_carotid_test_studies=1, carotid_rois=2)
 
 
 def default_demo_folder() -> Path:
@@ -72,6 +80,8 @@ def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
             yield from add_polyp_videos(project, folder, size, seed)
         if not project.get_info("demo_ctpa"):  # ... or before the Emboli tab
             yield from add_ctpa_volumes(project, folder, size, seed)
+        if not project.get_info("demo_cimt"):  # ... or before the CIMT tab
+            yield from add_carotid_studies(project, folder, size, seed)
         yield Notice(f"reusing the demo project in {folder}")
         return project
     rng = np.random.default_rng(seed)
@@ -96,6 +106,7 @@ def make_demo_project(folder, size: DemoSize = DemoSize(), seed: int = 0
                                   demo_flipped=[int(f) for f in labelled[flipped]])
     yield from add_polyp_videos(project, folder, size, seed)
     yield from add_ctpa_volumes(project, folder, size, seed)
+    yield from add_carotid_studies(project, folder, size, seed)
     project.set_info("demo", {"seed": seed, "size": size.__dict__})
     return project
 
@@ -156,6 +167,38 @@ def add_ctpa_volumes(project: Project, folder: Path, size: DemoSize, seed: int
         report = yield from generate_volume_candidates(project, ids)
         yield Notice(f"emboli demo: {report.text()}")
         project.set_info("demo_ctpa", report.to_dict())
+
+
+def add_carotid_studies(project: Project, folder: Path, size: DemoSize, seed: int
+                        ) -> Generator[object, None, None]:
+    """The CIMT tab's studies: synthetic carotid B-mode written as DICOM US (spacing in
+    its ultrasound regions), each with the expert's ROIs and LI / MA tracings."""
+    import core.io.ultrasound  # noqa: F401  (registers the ultrasound reader)
+    from core.store.geometry import Box, Polyline
+    from core.synth.carotid import CarotidParams
+    from core.synth.carotid_dicom import write_carotid_study
+
+    params = CarotidParams(n_rois=size.carotid_rois)
+    n, n_test = size.n_carotid_studies, size.n_carotid_test_studies
+    imts = []
+    for v in range(n):
+        split = "test" if v >= n - n_test else "train"
+        path = Path(folder) / "ultrasound" / f"carotid-{v + 1:02d}.dcm"
+        synth = yield from write_carotid_study(path, seed * 100 + 50 + v, params)
+        study = yield from import_study(project, path, split=split, task="cimt")
+        for f, tracing in synth.tracings.items():
+            for name in ("LI", "MA"):
+                project.add_annotation(study.id, "polyline", Polyline(tracing[name]), frame=f,
+                                       value=name, user="demo")
+            imts.append(synth.imt_mm(f))
+        for f, box in synth.rois:
+            project.add_annotation(study.id, "roi", Box(*box), frame=f, user="demo")
+        project.update_study_meta(study.id, demo_imt_mm=[synth.imt_mm(f)
+                                                         for f in sorted(synth.tracings)])
+    if n:
+        yield Notice(f"CIMT demo: {n} carotid ultrasound studies ({n_test} for testing), "
+                     f"true IMT {min(imts):.2f}-{max(imts):.2f} mm")
+    project.set_info("demo_cimt", {"studies": n, "test": n_test})
 
 
 def headless_demo(folder, *, size: DemoSize = DemoSize(), depth: str | None = None,

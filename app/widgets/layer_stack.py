@@ -76,6 +76,7 @@ class LayerStackCanvas(QWidget):
         super().__init__(owner)
         self._owner = owner
         self._hover: str | None = None
+        self.input_text = "input · 3×227×227 image patch"  # the caption under conv1
         self.setObjectName("layer_stack")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
@@ -191,7 +192,7 @@ class LayerStackCanvas(QWidget):
         p.drawText(
             bottom,
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            "input · 3×227×227 image patch",
+            self.input_text,
         )
 
         for ls in sched.layers:

@@ -140,9 +140,16 @@ class TrainingPanelWidget(QWidget):
 
     # ------------------------------------------------------------------ task terms
     def set_task_terms(self, *, per_item: str, per_item_tip: str, per_item_value: int,
-                       result_view: QWidget, result_title: str, evaluate_tip: str) -> None:
+                       result_view: QWidget, result_title: str, evaluate_tip: str,
+                       n_classes: int | None = None, input_text: str | None = None) -> None:
         """Words and result plot of a task other than frame quality (e.g. polyps:
-        "Patches / candidate", a FROC plot instead of the ROC)."""
+        "Patches / candidate", a FROC plot instead of the ROC); ``n_classes`` and
+        ``input_text`` (e.g. "input · 3×355×355 context patch") for the layer drawing."""
+        if n_classes is not None:
+            self.depth_stack.set_n_classes(n_classes)
+        if input_text is not None:
+            self.depth_stack._canvas.input_text = input_text
+            self.depth_stack._canvas.update()
         label = self._form.labelForField(self.crops)
         if label is not None:
             label.setText(per_item)

@@ -159,19 +159,61 @@ class Workspace(QWidget):
         return canonical_name(name) == self.task_name
 
     # ------------------------------------------------------------------ edit
+    # ``self.history`` (an undo history of the store, e.g. AnnotationHistory), when set,
+    # serves Edit > Undo / Redo; ``_after_history(change, "undone")`` shows the change.
+    history = None
+
     def undo(self) -> None:
         """Undo the newest edit (Edit > Undo while this tab is current)."""
+        if self.history is not None:
+            self._after_history(self.history.undo(), "undone")
 
     def redo(self) -> None:
         """Redo the newest undone edit."""
+        if self.history is not None:
+            self._after_history(self.history.redo(), "redone")
 
     def can_undo(self) -> bool:
-        return False
+        return self.history is not None and self.history.can_undo
 
     def can_redo(self) -> bool:
-        return False
+        return self.history is not None and self.history.can_redo
+
+    def _after_history(self, change, word: str) -> None:
+        """Show what an undo (``word`` "undone") or redo ("redone") changed."""
+
+    # ------------------------------------------------------------------ layout
+    def lay_out(self, centre: QWidget, below_panel: QWidget, *, centre_share: int = 3,
+                panel_share: int = 3, below_share: int = 1) -> None:
+        """The house layout: the study list | ``centre`` | the training panel above
+        ``below_panel`` (a review queue, a table...), in splitters."""
+        from PySide6.QtWidgets import QSplitter, QVBoxLayout
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.training)
+        right.addWidget(below_panel)
+        right.setStretchFactor(0, panel_share)
+        right.setStretchFactor(1, below_share)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.study_list)
+        split.addWidget(centre)
+        split.addWidget(right)
+        split.setStretchFactor(1, centre_share)
+        split.setStretchFactor(2, 2)
+        QVBoxLayout(self).addWidget(split)
+
+    def _say(self, text: str) -> None:
+        """A message for the status bar, also kept in the info line (``self.info``)."""
+        self.info.setText(text)
+        self.message.emit(text)
 
     # ------------------------------------------------------------------ studies
+    @property
+    def n_frames(self) -> int:
+        """Frames of the open study (0 with none open)."""
+        study = getattr(self, "study", None)
+        return study.n_frames if study else 0
+
     # A workspace with a study list (``self.study_list``, a StudyListWidget) and
     # ``open_study(id)`` / ``reload_studies()`` gets these for free.
     def reload_studies(self) -> None:
@@ -287,8 +329,31 @@ class Workspace(QWidget):
     def reload(self) -> None:
         """Re-read the project (studies were added, labels imported)."""
 
+    source = None  # the open study's frame source, in workspaces that show frames
+
     def close_sources(self) -> None:
-        """Close open files (the window is closing)."""
+        """Close open files (another study opens, or the window is closing)."""
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+
+    def step(self, n: int) -> None:
+        """Move ``n`` frames."""
+        self.show_frame(self.frame + n)
+
+    def read_frame(self, index: int):
+        """``(index, image)`` of frame ``index`` of the open study (clamped to its
+        frames), or None when there is none or it cannot be read (said)."""
+        if self.source is None or not self.n_frames:
+            return None
+        from core.io.video import VideoError
+
+        index = int(min(max(index, 0), self.n_frames - 1))
+        try:
+            return index, self.source.read(index)
+        except VideoError as exc:
+            self._say(str(exc))
+            return None
 
     def shutdown_jobs(self, timeout_ms: int = 5000) -> bool:
         """Cancel the workspace's own background jobs and wait for them; False if one

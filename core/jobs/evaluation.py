@@ -71,6 +71,9 @@ def load_run_model(project, run_id: int, *, task_options=None, seed: int | None 
         model, _ = load_model(project.folder / run.best_snapshot, len(t.class_names))
     except SnapshotError as exc:
         raise exc.for_run(run_id) from None
+    adapt = getattr(t, "adapt_model", None)  # e.g. the CIMT context network
+    if adapt is not None:
+        model = adapt(model)
     snap = next((s for s in project.snapshots(run_id) if s.path == run.best_snapshot), None)
     if seed is None:
         seed = run.seed if run.seed is not None else int(run.config.get("seed", 0))
@@ -91,13 +94,15 @@ def _test_studies(project, rm: RunModel) -> tuple[list[int], list[str]]:
 
 
 def evaluate_run(project, run_id: int, *, task_options=None, seed: int | None = None,
-                 device: str | None = None, precision: str | None = None
+                 device: str | None = None, precision: str | None = None, shared=None
                  ) -> Generator[object, None, object]:
     """Score the test studies' labelled items with a run's best model; the task's result.
 
     Settings default to the run's row (see :func:`load_run_model`). The test
     probabilities are stored as the run's ``test`` predictions; the result goes to the
     run's metrics under ``"test"`` and the settings used under ``"test_settings"``.
+    ``shared`` (a :class:`core.experiments.cache.SharedCache`) keeps the test patches and
+    the pretrained layers' outputs on them for the next run of the same experiment.
     """
     recorded = project.run(run_id).task_options or {}
     device, notice = _device(project.run(run_id).device, device)
@@ -119,13 +124,22 @@ def evaluate_run(project, run_id: int, *, task_options=None, seed: int | None = 
                          "evaluating the current ones (recorded with the run)")
         project.update_run(run.id, split={**run.split, "test": sorted(ids)})
     items = t.labelled_items(project, "test", ids)
-    ds = yield from t.dataset(project, items, data_rng(rm.seed, "test"), split="test")
+
+    def make():
+        return t.dataset(project, items, data_rng(rm.seed, "test"), split="test")
+
+    ds = yield from (make() if shared is None else shared.dataset(t, project, items, rm.seed,
+                                                                   make))
+    extra = {} if shared is None or hasattr(t, "predict") else {"features": shared.features}
     pos, probs = yield from _predict(t)(rm.model, ds, depth=run.depth, device=rm.device,
-                                        precision=rm.precision)
+                                        precision=rm.precision, **extra)
     items = items.subset(pos)
-    what = "FROC" if t.item_kind == "candidate" else "ROC"
+    what = getattr(t, "result_name", "FROC" if t.item_kind == "candidate" else "ROC")
+    # a task whose result needs more than item probabilities (CIMT: the ROIs' dense maps)
+    extra = {"dataset": ds} if getattr(t, "evaluates_dataset", False) else {}
     yield Progress("statistics", 0, 1, f"{what} and confidence intervals")
-    res = t.evaluate(items, probs, rng=np.random.default_rng(rm.seed), project=project)
+    res = t.evaluate(items, probs, rng=np.random.default_rng(rm.seed), project=project,
+                     **extra)
     yield Progress("statistics", 1, 1, f"{what} and confidence intervals")
     put_item_predictions(project, run.id, "test", items, np.arange(len(items)), probs,
                          **_provenance(rm))

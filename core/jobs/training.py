@@ -60,7 +60,8 @@ def _mark_deleted_snapshots(project, run_id: int) -> None:
 
 
 def train_run(project, config: TrainConfig, *, task: str = "frame_quality", task_options=None,
-              weights_path=None, fraction: float = 1.0, preview_study: int | None = None
+              weights_path=None, fraction: float = 1.0, preview_study: int | None = None,
+              shared=None, experiment: dict | None = None
               ) -> Generator[object, None, RunOutcome]:
     """Train one run on the project's labelled training studies.
 
@@ -74,12 +75,17 @@ def train_run(project, config: TrainConfig, *, task: str = "frame_quality", task
 
     At the end the run's metrics get ``"threshold"``: the operating threshold on the
     positive-class probability, chosen by Youden's J on the best snapshot's validation
-    predictions (:func:`validation_threshold`).
+    predictions (:func:`validation_threshold`), and ``"layer_change"``: per epoch, each
+    tuned layer's ``||W - W_0|| / ||W_0||``. A run whose loss diverged (NaN) is marked
+    ``failed`` with ``metrics["diverged"]``. ``shared`` (a
+    :class:`core.experiments.cache.SharedCache`) and ``experiment`` (``{"id", "key"}``,
+    recorded in the config) are the experiment queue's (:mod:`core.experiments`).
     """
     weights, source, sha, ref = None, "none (scratch)", None, None
     if config.depth != "scratch":
         # refuses to go on without them; in the layout of the run's architecture
-        resolved = resolve_weights(weights_path, arch=config.arch)
+        resolve = resolve_weights if shared is None else shared.weights
+        resolved = resolve(weights_path, arch=config.arch)
         # "torchvision ImageNet AlexNet weights (cache: PATH)" or "custom weights (...)"
         weights, source = resolved.state_dict, resolved.record()
         sha, ref = resolved.sha256, resolved.reference()
@@ -108,7 +114,10 @@ def train_run(project, config: TrainConfig, *, task: str = "frame_quality", task
     split = split_record(items, groups, train_pos, val_pos, test_ids, reduced)
 
     # ---- patches: one dataset over train + validation items, split by item
-    ds = yield from t.dataset(project, items, data_rng(config.seed, "train"), split="train")
+    def make():
+        return t.dataset(project, items, data_rng(config.seed, "train"), split="train")
+    ds = yield from (make() if shared is None else
+                     shared.dataset(t, project, items, config.seed, make))
     patch_split = (np.flatnonzero(np.isin(ds.items, train_pos)),
                    np.flatnonzero(np.isin(ds.items, val_pos)))
     preview, pitems = None, None
@@ -120,16 +129,18 @@ def train_run(project, config: TrainConfig, *, task: str = "frame_quality", task
 
     cfg = {**config.to_dict(), "task": t.name, "fraction": fraction, "weights": source,
            "n_items": len(items), "n_patches": len(ds), "pid": os.getpid(),
-           "host": socket.gethostname()}
+           "host": socket.gethostname(), **({"experiment": experiment} if experiment else {})}
     run = project.start_run(t.name, config.depth, cfg, seed=config.seed, split=split,
                             arch=arch_label(config.arch), precision=config.precision, device=config.device,
                             versions=versions(), weights_source=source, weights_sha256=sha,
-                            task_options=t.options)
+                            task_options=t.options,
+                            experiment_id=experiment["id"] if experiment else None)
     yield RunStarted(run.id, config.depth, source)
     out_dir = project.snapshots_dir / f"run-{run.id:04d}"
     engine = train(ds, config, pretrained=weights, out_dir=out_dir,
                    n_classes=len(t.class_names), positive=t.positive, preview=preview,
-                   split=patch_split, pretrained_ref=ref)
+                   split=patch_split, pretrained_ref=ref,
+                   model_adapter=getattr(t, "adapt_model", None), feature_cache=shared)
     status, result, error, snap, best_val = "cancelled", None, None, None, None
     try:
         while True:
@@ -137,6 +148,8 @@ def train_run(project, config: TrainConfig, *, task: str = "frame_quality", task
                 ev = next(engine)
             except StopIteration as stop:
                 result, status = stop.value, "finished"
+                if result.stopped == "diverged":
+                    status, error = "failed", "diverged: the training loss became NaN"
                 break
             if isinstance(ev, SnapshotSaved):
                 snap = project.add_snapshot(run.id, ev.epoch, ev.path,
@@ -170,9 +183,13 @@ def train_run(project, config: TrainConfig, *, task: str = "frame_quality", task
                    "device": result.device, "precision": result.precision,
                    "disk_bytes": result.disk_bytes,  # the run's snapshot files
                    "last_snapshot": None if result.last_snapshot is None else
-                   Path(result.last_snapshot).name} if result else {}
+                   Path(result.last_snapshot).name,
+                   "layer_change": [h["layer_change"] for h in result.history
+                                    if "layer_change" in h]} if result else {}
         if error:
             metrics["error"] = error
+        if result is not None and result.stopped == "diverged":
+            metrics["diverged"] = True
         if best_val is not None:
             metrics["threshold"] = validation_threshold(t, items.labels[best_val[0]],
                                                         best_val[1])

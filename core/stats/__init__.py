@@ -10,16 +10,25 @@
 ``threshold.py``   Youden's J threshold chosen on validation predictions
 ``verdict.py``     plain sentences on what a ROC result shows
 ``accumulate.py``  :class:`RocAccumulator`, batches in, one analysis out
+``compare.py``     paired DeLong comparison of two AUCs, with the CI of the difference
+``froc_compare.py`` two FROC curves at an operating point, paired bootstrap over subjects
+``recommend.py``   the shallowest depth not significantly worse than the best
+``learning_curve.py`` inverse power-law learning curves, labels needed for a target
+``boxplot.py``     Tukey box-plot statistics with mean and sd
+``agreement.py``   boundary distance, Bland–Altman, paired Wilcoxon
 ``_checks.py``     the input checks they share
 """
 
 from core.stats.accumulate import RocAccumulator
+from core.stats.agreement import bland_altman, boundary_distance, paired_wilcoxon
 from core.stats.bootstrap import (
     bootstrap_counts,
     group_bootstrap_counts,
     group_bootstrap_indices,
     percentile_ci,
 )
+from core.stats.boxplot import tukey_box
+from core.stats.compare import paired_delong
 from core.stats.delong import delong_ci, delong_covariance, delong_test, delong_variance
 from core.stats.froc import (
     DEFAULT_FROC_FPS,
@@ -29,7 +38,10 @@ from core.stats.froc import (
     froc_curve,
     froc_sensitivity,
 )
+from core.stats.froc_compare import compare_froc_at
 from core.stats.froc_verdict import froc_text, froc_verdict
+from core.stats.learning_curve import learning_curve_fit
+from core.stats.recommend import recommend_depth
 from core.stats.roc import (
     DEFAULT_FPRS,
     OperatingPoint,
@@ -51,6 +63,14 @@ __all__ = [
     "RocAccumulator",
     "RocResult",
     "auc",
+    "bland_altman",
+    "boundary_distance",
+    "compare_froc_at",
+    "learning_curve_fit",
+    "paired_delong",
+    "paired_wilcoxon",
+    "recommend_depth",
+    "tukey_box",
     "bootstrap_counts",
     "delong_ci",
     "delong_covariance",

@@ -18,19 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import (
-    PYDICOM_IMPLEMENTATION_UID,
-    CTImageStorage,
-    ExplicitVRLittleEndian,
-    generate_uid,
-)
+from pydicom.dataset import Dataset
+from pydicom.uid import CTImageStorage, generate_uid
 
 from core.events import Progress
 from core.io.geometry3d import VolumeGeometry
+from core.synth.dicom_header import STUDY_DATE, synthetic_dataset
 
 PATIENT_NAME = "SYNTH^DEMO"
-STUDY_DATE = "20240101"
+
 # PE (mediastinal-vascular) window first, lung window second.
 WINDOWS = (("100", "700", "PE"), ("-600", "1500", "LUNG"))
 
@@ -69,34 +65,15 @@ def _slice_dataset(hu: np.ndarray, k: int, geometry: VolumeGeometry, uids: Serie
                    seed: int, description: str) -> Dataset:
     """The dataset of plane ``k`` (``hu`` (Y, X) int16)."""
     sop = uids.sop(k)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = sop
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = "LAYERTUNE_SYN"
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = sop
-    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = STUDY_DATE
+    ds = synthetic_dataset(
+        CTImageStorage, sop, modality="CT", image_type=["ORIGINAL", "PRIMARY", "AXIAL"],
+        model="synthetic CTPA", study_description="CT pulmonary angiogram (synthetic)",
+        series_description=description, patient_name=PATIENT_NAME, patient_id=f"SYNTH-{seed}",
+        body_part="CHEST")
+    ds.AcquisitionDate = STUDY_DATE
     ds.StudyTime = "090000"
     ds.SeriesTime = ds.AcquisitionTime = "090500"
     ds.ContentTime = f"0905{k % 60:02d}"
-    ds.AccessionNumber = ""
-    ds.Modality = "CT"
-    ds.Manufacturer = "LayerTune"
-    ds.ManufacturerModelName = "synthetic CTPA"
-    ds.ReferringPhysicianName = ""
-    ds.StudyDescription = "CT pulmonary angiogram (synthetic)"
-    ds.SeriesDescription = description
-    ds.PatientName = PATIENT_NAME
-    ds.PatientID = f"SYNTH-{seed}"
-    ds.PatientBirthDate = ""
-    ds.PatientSex = "O"
-    ds.BodyPartExamined = "CHEST"
     ds.ContrastBolusAgent = "Iodinated contrast (synthetic)"
     dz, dy, dx = geometry.spacing_mm
     ds.SliceThickness = ds_str(dz)
@@ -105,8 +82,6 @@ def _slice_dataset(hu: np.ndarray, k: int, geometry: VolumeGeometry, uids: Serie
     ds.PatientPosition = "HFS"
     ds.StudyInstanceUID = uids.study
     ds.SeriesInstanceUID = uids.series
-    ds.StudyID = "1"
-    ds.SeriesNumber = 1
     ds.AcquisitionNumber = 1
     ds.InstanceNumber = k + 1
     pos = geometry.voxel_to_world(np.array([k, 0, 0], float))

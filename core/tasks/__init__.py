@@ -18,6 +18,7 @@ from core.tasks.base import (
     label_values,
     task_names,
 )
+from core.tasks.cimt import task as _cimt_task  # noqa: F401  (registers the CIMT task)
 
 __all__ = ["ItemKey", "ItemSet", "Task", "TaskBase", "TaskData", "canonical_name", "get_task",
            "label_values", "task_names"]

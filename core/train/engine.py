@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -122,7 +122,7 @@ class TrainResult:
     snapshot: str | None
     epochs_run: int
     iterations: int
-    stopped: str  # "patience" | "epochs" | "max_iterations"
+    stopped: str  # "patience" | "epochs" | "max_iterations" | "diverged"
     history: list[dict] = field(default_factory=list)
     device: str = "cpu"
     precision: str = "fp32"
@@ -135,8 +135,9 @@ class _Inputs:
     """Feeds the tuned head: cached trunk features, or the trunk run per batch."""
 
     def __init__(self, datasets, trunk: nn.Module, device, precision, cache: bool,
-                 batch_size: int):
+                 batch_size: int, shared: Mapping[str, Callable] | None = None):
         self.datasets, self.trunk, self.device, self.precision = datasets, trunk, device, precision
+        self.shared = shared or {}  # name -> generator of the features (an experiment's)
         self.cache: dict[str, torch.Tensor] = {}
         self.use_cache = cache and len(trunk) > 0
         self.batch_size = batch_size
@@ -154,6 +155,10 @@ class _Inputs:
         total = sum(len(ds) for ds in self.datasets.values())
         done = 0
         for name, ds in self.datasets.items():
+            if name in self.shared:
+                self.cache[name] = yield from self.shared[name]()
+                done += len(ds)
+                continue
             chunks = []
             for s in range(0, len(ds), SCORE_BATCH):  # the chunks scoring uses
                 idx = np.arange(s, min(s + SCORE_BATCH, len(ds)))
@@ -204,6 +209,8 @@ def train(
     split: tuple[np.ndarray, np.ndarray] | None = None,
     keep_model: bool = False,
     pretrained_ref: dict | None = None,
+    model_adapter: Callable[[nn.Module], nn.Module] | None = None,
+    feature_cache=None,
 ) -> Generator[object, None, TrainResult]:
     """Train on ``dataset`` (a :mod:`core.train.patches` dataset); yields events.
 
@@ -227,6 +234,17 @@ def train(
     pretrained_ref : dict, optional
         :meth:`core.train.weights.ResolvedWeights.reference` of ``pretrained``: given,
         a fine-tuned run's snapshots store only the tuned layers and name this file.
+    model_adapter : callable, optional
+        The task's ``adapt_model``: turns the built AlexNet into the network the task
+        trains (the CIMT context network: same parameters, no padding), before
+        initialisation; the state dict's keys must stay those of the AlexNet.
+    feature_cache : core.experiments.cache.SharedCache, optional
+        Frozen-layer features shared by the runs of an experiment (computed once for
+        ``dataset``, not once per run).
+
+    A loss that turns NaN or infinite stops training (``stopped="diverged"``); the best
+    snapshot saved before stays, and no "last" snapshot is written. Each epoch's history
+    entry has ``"layer_change"``: ``{layer: ||W - W_0|| / ||W_0||}`` of the tuned layers.
 
     Every :class:`SnapshotSaved` carries the validation items' N x C probabilities
     under that model.
@@ -258,6 +276,8 @@ def train(
     gen = torch.Generator().manual_seed(config.seed)
     model = build_alexnet(n_classes, None if config.depth == "scratch" else dict(pretrained),
                           arch=config.arch)
+    if model_adapter is not None:
+        model = model_adapter(model)
     if config.depth == "scratch":
         initialise(model, config.init, generator=gen)
     else:
@@ -279,10 +299,16 @@ def train(
             yield Notice(f"frozen-layer cache would need {need_mb:.0f} MB; running the "
                          "frozen layers every step instead", "warning")
     set_train_mode(model, sched, True)
-    inputs = _Inputs(datasets, trunk, device, precision, use_cache, config.batch_size)
+    shared = None if feature_cache is None or not use_cache else {
+        n: (lambda i=i: feature_cache.features(trunk, dataset, i, device, precision))
+        for n, i in (("train", train_idx), ("val", val_idx))}
+    inputs = _Inputs(datasets, trunk, device, precision, use_cache, config.batch_size, shared)
     _, head_precision = stage_precisions(device, precision, config.depth)
     yield from inputs.build()
 
+    from core.experiments.layer_change import LayerChange  # (core.experiments imports us)
+
+    change = LayerChange(model, sched.tuned_layers)
     # ---- loop
     n = len(train_ds)
     steps_per_epoch = math.ceil(n / config.batch_size)
@@ -353,6 +379,12 @@ def train(
             optimizer.step()
             it += 1
             lv = loss.item()
+            if not math.isfinite(lv):
+                stopped = "diverged"
+                yield Notice(f"the training loss became {lv} at iteration {it}: the run "
+                             "diverged and stops here (its best snapshot so far is kept)",
+                             "warning")
+                break
             epoch_loss += lv * len(idx)
             seen += len(idx)
             dt = time.perf_counter() - tb
@@ -363,12 +395,15 @@ def train(
                 set_train_mode(model, sched, True)
             if config.max_iterations and it >= config.max_iterations:
                 break
+        if stopped == "diverged":
+            break
         auc_v, is_best = yield from validate(epoch)
         stale = 0 if is_best else stale + 1
         elapsed = time.perf_counter() - t0
         eta = elapsed / it * (total_steps - it) if it else 0.0
         history.append({"epoch": epoch, "iteration": it, "train_loss": epoch_loss / max(seen, 1),
-                        "val_auc": auc_v, "elapsed_s": elapsed})
+                        "val_auc": auc_v, "elapsed_s": elapsed,
+                        "layer_change": change.measure()})
         yield EpochEnd(epoch, epoch_loss / max(seen, 1), auc_v, best["auc"], best["epoch"],
                        elapsed, eta)
         if config.max_iterations and it >= config.max_iterations:
@@ -381,7 +416,8 @@ def train(
             break
 
     last_path = best["snapshot"]
-    if out is not None and last and not last["best"]:
+    change.release()
+    if out is not None and last and not last["best"] and stopped != "diverged":
         last_path = str(snap("last-" + snapshot_name(last["epoch"], it), last["epoch"],
                              last["auc"], last["loss"], "last"))
     return TrainResult(best_auc=best["auc"], best_epoch=best["epoch"],

@@ -146,12 +146,15 @@ def score_patches(head: nn.Module, get_input: Callable[[np.ndarray], torch.Tenso
 
 
 def predict(model: nn.Module, dataset, *, depth: str = "scratch", device: str = "auto",
-            precision: str = "auto", batch_size: int = SCORE_BATCH
+            precision: str = "auto", batch_size: int = SCORE_BATCH, features=None
             ) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
     """Class probabilities of every item of ``dataset`` under ``model`` (eval mode).
 
     The model runs as (frozen trunk, tuned head) of ``depth`` with the precisions of
-    :func:`stage_precisions`, exactly as the training engine validates.
+    :func:`stage_precisions`, exactly as the training engine validates. ``features``
+    (e.g. :meth:`core.experiments.cache.SharedCache.features`) gives the frozen trunk's
+    outputs of the whole dataset, computed once for the runs of an experiment that share
+    the pretrained layers.
 
     Returns
     -------
@@ -165,6 +168,12 @@ def predict(model: nn.Module, dataset, *, depth: str = "scratch", device: str = 
     trunk_prec, head_prec = stage_precisions(dev, prec, depth)
     model = model.to(dev).to(memory_format=torch.channels_last).eval()
     trunk, head = split_model(model, schedule(depth))
+    if features is not None and len(trunk):
+        feats = yield from features(trunk, dataset, np.arange(len(dataset)), dev, trunk_prec)
+        p = yield from score_patches(head, lambda idx: feats[torch.as_tensor(idx)],
+                                     len(dataset), device=dev, precision=head_prec,
+                                     batch_size=batch_size)
+        return item_probs(dataset.items, p)
 
     def get_input(idx):
         x = to_input(dataset.batch(idx), dev)

@@ -113,7 +113,7 @@ def test_tabs_are_built_from_the_registry(window):
     assert isinstance(window.workspaces["dummy_test"], DummyWorkspace)
     assert window.tabs.indexOf(window.workspaces["dummy_test"]) == len(titles) - 1
     # only a workspace with a training panel gets a training controller
-    assert set(window.controllers) == {"frame_quality", "polyps", "emboli"}
+    assert set(window.controllers) == {"frame_quality", "polyps", "emboli", "cimt"}
     assert window.controller is window.controllers["frame_quality"]
     window.tabs.setCurrentWidget(window.workspaces["dummy_test"])
     assert window.controller is None

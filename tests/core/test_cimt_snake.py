@@ -97,7 +97,7 @@ def test_same_result_as_skimage_active_contour(ends):
     cols = np.linspace(0, W - 1, 50)
     init = np.column_stack([truth_rows(cols) + 2.5, cols])
     p = SnakeParams(gamma=0.1, w_line=0.7, w_edge=0.4, ends=ends, sigma=0.0,
-                    vertical_only=False, max_iterations=150, convergence=0.0)
+                    vertical_only=False, inside=False, max_iterations=150, convergence=0.0)
     ref = active_contour(prob, init, **p.skimage_kwargs())
     ours = open_snake(prob, init, p)
     assert np.abs(ours - ref).max() < 1e-8
@@ -165,3 +165,14 @@ def test_bad_input_messages():
     bad[3, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         open_snake(bad, init)
+
+
+def test_snake_stays_on_a_map_that_pushes_it_off():
+    """An untrained network's map may rise towards an edge: the snake stops at the edge
+    (``inside``) instead of running off to row ~400 as skimage's would."""
+    ramp = np.tile(np.linspace(0.0, 1.0, 40)[:, None], (1, 60))  # brightest at the bottom
+    init = np.column_stack([np.full(60, 20.0), np.arange(60.0)])
+    out = open_snake(ramp, init, SnakeParams(max_iterations=3000))
+    assert out[:, 0].max() <= 39.0 and out[:, 0].min() >= 0.0
+    assert np.allclose(out[:, 0], 39.0, atol=1.0)  # pulled to the brightest row, no further
+    assert np.array_equal(out[:, 1], init[:, 1])  # vertical_only: columns kept

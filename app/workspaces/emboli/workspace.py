@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -222,30 +221,13 @@ class EmboliWorkspace(ReviewMixin, MarksMixin, VolumeCandidateJobMixin, FilesMix
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.cand_list, "Candidates")
         self.side_tabs.addTab(qbox, "Review queue")
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.training)
-        right.addWidget(self.side_tabs)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.study_list)
-        split.addWidget(centre)
-        split.addWidget(right)
-        split.setStretchFactor(1, 4)
-        split.setStretchFactor(2, 2)
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        self.lay_out(centre, self.side_tabs, centre_share=4, below_share=2)
         install_shortcuts(self)
         self._update_queue()
         self.reload_studies()
 
     def focus_home(self) -> QWidget:
         return self.viewer.views["axial"]
-
-    def _say(self, text: str) -> None:
-        self.info.setText(text)
-        self.message.emit(text)
 
     # ------------------------------------------------------------------ studies
     def reload_studies(self) -> None:

@@ -154,11 +154,6 @@ class LabellingMixin:
         else:
             self.show_frame(f if nxt is None else nxt)
 
-    def _say(self, text: str) -> None:
-        """A message for the status bar, also kept in the info line."""
-        self.info.setText(text)
-        self.message.emit(text)
-
     # ------------------------------------------------------------------ ranges
     def _range(self) -> tuple[int, int] | None:
         a, b = self._marks
@@ -266,18 +261,6 @@ class LabellingMixin:
         self._say(f"all {what} labelled in every video of the project")
 
     # ------------------------------------------------------------------ undo
-    def undo(self) -> None:
-        self._after_history(self.history.undo(), "undone")
-
-    def redo(self) -> None:
-        self._after_history(self.history.redo(), "redone")
-
-    def can_undo(self) -> bool:
-        return self.history.can_undo
-
-    def can_redo(self) -> bool:
-        return self.history.can_redo
-
     def _after_history(self, where: tuple[int, int] | None, what: str) -> None:
         if not where:
             return

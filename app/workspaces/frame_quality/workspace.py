@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -172,20 +171,7 @@ class FrameQualityWorkspace(LabellingMixin, ModelViewMixin, Workspace):
         self.training = TrainingPanelWidget()
         self.disagreements = DisagreementListWidget()
         self.disagreements.frame_requested.connect(self.show_frame)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.training)
-        right.addWidget(self.disagreements)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
-
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.study_list)
-        split.addWidget(centre)
-        split.addWidget(right)
-        split.setStretchFactor(1, 3)
-        split.setStretchFactor(2, 2)
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        self.lay_out(centre, self.disagreements)
         install_shortcuts(self)
         self._render_timer = QTimer(self, singleShot=True, interval=0)
         self._render_timer.timeout.connect(self._render_pending)
@@ -206,10 +192,6 @@ class FrameQualityWorkspace(LabellingMixin, ModelViewMixin, Workspace):
         settings.setValue("frame_quality/sample_seconds", float(self.sample_s.value()))
 
     # ------------------------------------------------------------------ studies
-    @property
-    def n_frames(self) -> int:
-        return self.study.n_frames if self.study else 0
-
     def reload_studies(self) -> None:
         keep = self.study.id if self.study else None
         self._studies = [s for s in self.project.studies() if self.owns_task(s.task)]
@@ -291,16 +273,10 @@ class FrameQualityWorkspace(LabellingMixin, ModelViewMixin, Workspace):
         self.viewer.setFocus(Qt.FocusReason.OtherFocusReason)  # keys go back to labelling
 
     def show_frame(self, index: int) -> None:
-        if self.source is None or not self.n_frames:
+        got = self.read_frame(index)
+        if got is None:
             return
-        index = int(min(max(index, 0), self.n_frames - 1))
-        from core.io.video import VideoError
-
-        try:
-            img = self.source.read(index)
-        except VideoError as exc:
-            self.info.setText(str(exc))
-            return
+        index, img = got
         self.frame = index
         label = self._labels.get(index)
         cap = f"frame {index} / {self.n_frames - 1}"
@@ -315,11 +291,6 @@ class FrameQualityWorkspace(LabellingMixin, ModelViewMixin, Workspace):
         if self._range() is None and self._marks == [None, None]:
             self.info.setText(f"{len(self._labels)} labelled in this video")
         self.frame_changed.emit(index)
-
-    def close_sources(self) -> None:
-        if self.source is not None:
-            self.source.close()
-            self.source = None
 
     # ------------------------------------------------------------------ protocol
     def task_options(self) -> dict:

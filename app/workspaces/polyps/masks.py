@@ -63,18 +63,6 @@ class MaskMixin:
         self._say(f"frame {self.frame}: no polyp")
 
     # ------------------------------------------------------------------ undo
-    def can_undo(self) -> bool:
-        return self.history.can_undo
-
-    def can_redo(self) -> bool:
-        return self.history.can_redo
-
-    def undo(self) -> None:
-        self._after_history(self.history.undo(), "undone")
-
-    def redo(self) -> None:
-        self._after_history(self.history.redo(), "redone")
-
     def _after_history(self, changes, word: str) -> None:
         if not changes:
             return

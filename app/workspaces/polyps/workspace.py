@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -202,35 +201,14 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, FrameCandidateJobMixin, FilesMixin
         ql.setContentsMargins(0, 0, 0, 0)
         ql.addWidget(self.queue_title)
         ql.addWidget(self.queue, 1)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.training)
-        right.addWidget(qbox)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
-
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.study_list)
-        split.addWidget(centre)
-        split.addWidget(right)
-        split.setStretchFactor(1, 3)
-        split.setStretchFactor(2, 2)
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        self.lay_out(centre, qbox)
         install_shortcuts(self)
         self.reload_studies()
 
     def focus_home(self) -> QWidget:
         return self.canvas
 
-    def _say(self, text: str) -> None:
-        self.info.setText(text)
-        self.message.emit(text)
-
     # ------------------------------------------------------------------ studies
-    @property
-    def n_frames(self) -> int:
-        return self.study.n_frames if self.study else 0
-
     def reload_studies(self) -> None:
         keep = self.study.id if self.study else None
         self._studies = [s for s in self.project.studies() if self.owns_task(s.task)]
@@ -294,26 +272,12 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, FrameCandidateJobMixin, FilesMixin
             self._truth[frame] = t
         self._update_progress()
 
-    def close_sources(self) -> None:
-        if self.source is not None:
-            self.source.close()
-            self.source = None
-
     # ------------------------------------------------------------------ frames
-    def step(self, n: int) -> None:
-        self.show_frame(self.frame + n)
-
     def show_frame(self, index: int) -> None:
-        if self.source is None or not self.n_frames:
+        got = self.read_frame(index)
+        if got is None:
             return
-        from core.io.video import VideoError
-
-        index = int(min(max(index, 0), self.n_frames - 1))
-        try:
-            img = self.source.read(index)
-        except VideoError as exc:
-            self._say(str(exc))
-            return
+        index, img = got
         changed = index != self.frame or self.canvas.mask() is None
         self.frame = index
         self.canvas.set_frame(img)

@@ -97,6 +97,10 @@ class SnakeParams:
         Gaussian smoothing of the map before the energy (pixels; 0 = none; not in skimage).
     vertical_only : bool
         Points move along their column only (not in skimage).
+    inside : bool
+        Points stay on the map (clipped to its rows and columns after every step; not in
+        skimage, whose snake runs off a map where the force keeps pushing outwards, e.g.
+        an untrained network's flat or ramp-like map).
     """
 
     alpha: float = 0.01
@@ -110,6 +114,7 @@ class SnakeParams:
     ends: str = "free"
     sigma: float = 1.0
     vertical_only: bool = True
+    inside: bool = True
 
     def __post_init__(self) -> None:
         if self.ends not in ENDS:
@@ -131,9 +136,9 @@ class SnakeParams:
     def skimage_kwargs(self) -> dict[str, Any]:
         """The same snake's arguments for ``skimage.segmentation.active_contour``.
 
-        ``sigma`` and ``vertical_only`` have no counterpart there: smooth the image first
+        ``sigma``, ``vertical_only`` and ``inside`` have no counterpart there: smooth the image first
         with :func:`scipy.ndimage.gaussian_filter` (``mode="nearest"``) and use
-        ``vertical_only=False`` for a like-for-like run.
+        ``vertical_only=False, inside=False`` for a like-for-like run.
         """
         return dict(alpha=self.alpha, beta=self.beta, w_line=self.w_line,
                     w_edge=self.w_edge, gamma=self.gamma, max_px_move=self.max_px_move,
@@ -297,6 +302,7 @@ def run_snake(energy: Any, init: Any, params: SnakeParams | None = None,
         mscale[:, 1] = 0.0
     solve = _banded_solver(m)
     gamma, cap, conv = p.gamma, p.max_px_move, p.convergence
+    hi = np.array(field.shape[:2], float) - 1.0  # last row, last col
     save = np.empty((_CONVERGENCE_ORDER, n, 2))
     it, converged = 0, False
     for it in range(1, int(p.max_iterations) + 1):
@@ -310,6 +316,8 @@ def run_snake(energy: Any, init: Any, params: SnakeParams | None = None,
         if cap != 1.0:
             step *= cap
         s += step
+        if p.inside:
+            np.clip(s, 0.0, hi, out=s)
         j = (it - 1) % (_CONVERGENCE_ORDER + 1)
         if j < _CONVERGENCE_ORDER:
             save[j] = s

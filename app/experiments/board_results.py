@@ -1,0 +1,236 @@
+"""The board's result tabs: figure, runs, significance, recommendation, label budget,
+layer change, flip review and the disagreement queue.
+
+A view of one experiment's stored runs; every number comes from :mod:`.evidence` (the
+report's statistics), :mod:`.api` (the stored runs) or :mod:`.review_data`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .api import MissingPart, RunResult
+from .budget import LabelBudgetWidget
+from .disagreement import DisagreementQueueWidget, score_every_run
+from .evidence import Advice, Pairwise, pairwise, recommend
+from .flips import FlipReviewWidget
+from .layer_inspector import LayerChangeWidget
+from .result_figure import ResultFigureWidget
+from .tables import PairwiseTableWidget, RunsTableWidget, run_rows, write_csv
+
+
+class ResultsPanel(QTabWidget):
+    """Tabs of a finished (or stopped) experiment; ``board`` is the owning board."""
+
+    def __init__(self, board) -> None:
+        super().__init__(board)
+        from app.worker import WorkerSlot
+
+        self.board = board
+        project = board.project
+        self.runs: list[RunResult] = []
+        self.tables: list[Pairwise] = []
+        self.advice: Advice | None = None
+        self.experiment_id: int | None = None
+        self.jobs = WorkerSlot(self)  # scoring studies for the disagreement queue
+
+        self.figure = ResultFigureWidget()
+        self.runs_table = RunsTableWidget()
+
+        sig = QWidget()
+        self.sig_choice = QComboBox()
+        self.sig_choice.currentIndexChanged.connect(self._show_table)
+        self.sig_caption = QLabel("")
+        self.sig_caption.setWordWrap(True)
+        self.pair_table = PairwiseTableWidget()
+        sl = QVBoxLayout(sig)
+        sl.addWidget(self.sig_choice)
+        sl.addWidget(self.sig_caption)
+        sl.addWidget(self.pair_table, 1)
+
+        rec = QWidget()
+        self.margin = QDoubleSpinBox(minimum=0.0, maximum=0.5, singleStep=0.005, decimals=3,
+                                     value=0.02)
+        self.margin.setToolTip("Non-inferiority margin: how much worse than the best a "
+                               "shallower depth may be and still be recommended (AUC or "
+                               "sensitivity units; Walker & Nowacki 2011)")
+        self.margin.valueChanged.connect(lambda _v: self._recommend())
+        self.rec_text = QLabel("")
+        self.rec_text.setWordWrap(True)
+        self.rec_text.setTextFormat(Qt.TextFormat.RichText)
+        self.rec_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.rec_table = RunsTableWidget()
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Margin"))
+        row.addWidget(self.margin)
+        row.addStretch(1)
+        rl = QVBoxLayout(rec)
+        rl.addLayout(row)
+        rl.addWidget(self.rec_text)
+        rl.addWidget(self.rec_table, 1)
+
+        self.budget = LabelBudgetWidget()
+        self.layers = LayerChangeWidget()
+        ws = board.workspace
+        self.flips = FlipReviewWidget(project, ws.owns_task)
+        self.disagreement = DisagreementQueueWidget(project)
+        self.disagreement.score_requested.connect(self.score_studies)
+        for w in (self.flips, self.disagreement):
+            w.item_requested.connect(self.open_item)
+
+        self.addTab(self.figure, "Result")
+        self.addTab(self.runs_table, "Runs")
+        self.addTab(sig, "Significance")
+        self.addTab(rec, "Recommendation")
+        self.addTab(self.budget, "Label budget")
+        self.addTab(self.layers, "Layer change")
+        self.addTab(self.flips, "Flip review")
+        self.addTab(self.disagreement, "Disagreement")
+
+    # ------------------------------------------------------------------ show
+    def clear(self) -> None:
+        self.runs, self.tables, self.advice = [], [], None
+        self.figure.set_runs([])
+        self.runs_table.fill([], [])
+        self.pair_table.fill([], [])
+        self.sig_choice.clear()
+        self.sig_caption.setText("")
+        self.rec_text.setText("")
+        self.budget.set_budget(None)
+
+    def show_experiment(self, experiment_id: int, runs: list[RunResult]) -> None:
+        """Draw an experiment's runs; the statistics where enough runs were evaluated."""
+        self.experiment_id, self.runs = experiment_id, runs
+        self.figure.set_runs(runs)
+        self._recommend(redraw_tables=False)
+        budget = None
+        try:
+            self.tables, notes, budget = pairwise(self.board.project, experiment_id,
+                                                  self._raw_advice())
+        except MissingPart as exc:
+            self.tables, notes = [], [str(exc)]
+        self._notes = notes
+        self.sig_choice.blockSignals(True)
+        self.sig_choice.clear()
+        for t in self.tables:
+            self.sig_choice.addItem(f"{t.test} · {t.operating_point}")
+        self.sig_choice.blockSignals(False)
+        self.sig_choice.setVisible(len(self.tables) > 1)
+        self._show_table()
+        plan = self.board.project.experiment(experiment_id).plan or {}
+        target = (plan.get("target") or {}).get("value") if isinstance(
+            plan.get("target"), dict) else None
+        self.budget.set_budget(budget, target)
+        self.layers.set_runs(runs)
+        ids = [r.run_id for r in runs]
+        self.disagreement.set_runs(ids)
+        self.flips.reload_runs(*(ids[-2:] if len(ids) >= 2 else ()))
+
+    def _raw_advice(self):
+        return None if self.advice is None else self.advice.raw
+
+    def _recommend(self, redraw_tables: bool = True) -> None:
+        if self.experiment_id is None:
+            return
+        self.advice = a = recommend(self.board.project, self.experiment_id,
+                                    margin=self.margin.value())
+        ev = "".join(f"<br>• {line}" for line in a.evidence)
+        self.rec_text.setText(f"<p style='font-size:11pt'>{a.sentence}</p>"
+                              + (f"<p><b>Evidence</b>{ev}</p>" if ev else ""))
+        if a.rows:
+            head = list(a.rows[0].keys())
+            self.rec_table.fill(head, [[_cell(r.get(k)) for k in head] for r in a.rows])
+        else:
+            self.rec_table.fill([], [])
+        self.runs_table.set_runs(self.runs, a.depth)
+
+    def _show_table(self, _i: int = -1) -> None:
+        i = max(self.sig_choice.currentIndex(), 0)
+        if not self.tables:
+            self.pair_table.fill([], [])
+            self.sig_caption.setText("<br>".join(getattr(self, "_notes", [])) or
+                                     "Pairwise tests appear when two runs or more were "
+                                     "evaluated on the test set.")
+            return
+        t = self.tables[i]
+        self.pair_table.set_pairwise(t)
+        self.sig_caption.setText(f"<b>{t.test}</b> at {t.operating_point}. Each cell: p of "
+                                 "the row's run against the column's; p &lt; .05 is marked "
+                                 "(orange, *). Hover a marked cell for the difference.")
+
+    # ------------------------------------------------------------------ actions
+    def export_tables(self, path: str | Path) -> Path:
+        """The per-run table, then each pairwise table, in one CSV file."""
+        if not self.runs:
+            raise ValueError("no experiment shown")
+        head, rows = run_rows(self.runs)
+        rows = [list(r) for r in rows]
+        for t in self.tables:
+            rows += [[], [f"{t.test} · {t.operating_point}", *t.labels]]
+            for i, name in enumerate(t.labels):
+                rows.append([name, *[("" if i == j else f"{t.p[i, j]:.4g}")
+                                     for j in range(len(t.labels))]])
+        return write_csv(path, head, rows)
+
+    def open_item(self, study_id: int, item: int) -> None:
+        """Open an item in the workspace (the study, then the frame when it has frames)."""
+        ws = self.board.workspace
+        ws.select_study(study_id)
+        for name in ("go_to_frame", "seek", "show_frame", "set_frame"):
+            fn = getattr(ws, name, None)
+            if callable(fn):
+                fn(item)
+                break
+        win = ws.window()
+        win.raise_()
+        win.activateWindow()
+
+    def score_studies(self) -> None:
+        if self.jobs.is_running() or not self.disagreement.run_ids:
+            return
+        p, ids, owns = self.board.project, list(self.disagreement.run_ids), \
+            self.board.workspace.owns_task
+        self.disagreement.score_button.setEnabled(False)
+        self.disagreement.summary.setText("scoring the studies with every run…")
+        self.jobs.start(lambda: score_every_run(p, ids, owns), "score-every-run")
+
+    def _on_event(self, ev) -> None:
+        from app.study_scoring import StudyScoring
+
+        if isinstance(ev, StudyScoring):
+            self.disagreement.summary.setText(f"scoring {ev.name} ({ev.index + 1} of "
+                                              f"{ev.total})…")
+
+    def _on_returned(self, _n) -> None:
+        self.disagreement.score_button.setEnabled(True)
+        self.disagreement.refresh()
+
+    def _on_aborted(self) -> None:
+        self.disagreement.score_button.setEnabled(True)
+        self.disagreement.refresh()
+
+    def _on_error(self, payload) -> None:
+        self.disagreement.score_button.setEnabled(True)
+        self.disagreement.summary.setText(f"scoring stopped: {payload[0]}")
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        return self.jobs.shutdown(timeout_ms)
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "–".join(_cell(x) for x in v)
+    return "–" if v is None else str(v)
