@@ -219,6 +219,20 @@ class Workspace(QWidget):
     def reload_studies(self) -> None:
         """Refill the study list from the project."""
 
+    def show_study_rows(self, rows, keep: int | None) -> int | None:
+        """Fill the study list with ``rows`` ((id, text, split)), keep study ``keep``
+        selected (open, at its frame) when it is still there, else open the first.
+        Returns the selected row, or None when the list is empty."""
+        row = self.study_list.set_studies(rows, keep)
+        if row is None:
+            return None
+        self.study_list.blockSignals(True)  # the open study stays open, at its frame
+        self.study_list.setCurrentRow(row)
+        self.study_list.blockSignals(False)
+        if getattr(self, "study", None) is None or self.study_list.study_id(row) != keep:
+            self._on_study_row(row)
+        return row
+
     def set_split(self, study_id: int, split: str) -> None:
         """Move a study, with every study of its patient, to the training or test set."""
         self.project.set_split(study_id, split)

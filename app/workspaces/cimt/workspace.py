@@ -250,16 +250,9 @@ class CimtWorkspace(ModelMixin, TracingMixin, FilesMixin, Workspace):
         for a in self.project.annotations(kind="roi"):
             rois[a.study_id] = rois.get(a.study_id, 0) + 1
         rows = [(s.id, self._study_text(s, rois.get(s.id, 0)), s.split) for s in self._studies]
-        row = self.study_list.set_studies(rows, keep)
-        if row is None:
+        if self.show_study_rows(rows, keep) is None:
             self._say("Import a carotid ultrasound image, video or DICOM (File menu) to "
                       "start.")
-            return
-        self.study_list.blockSignals(True)
-        self.study_list.setCurrentRow(row)
-        self.study_list.blockSignals(False)
-        if self.study is None or self.study_list.study_id(row) != keep:
-            self._on_study_row(row)
 
     def reload(self) -> None:
         keep = self.study.id if self.study else None

@@ -236,14 +236,7 @@ class EmboliWorkspace(ReviewMixin, MarksMixin, VolumeCandidateJobMixin, FilesMix
                          if self.owns_task(s.task) and s.kind == "ct_series"]
         rows = [(s.id, f"{s.name}  [{s.split}]{patient_text(s)}\n{_shape_text(s)}", s.split)
                 for s in self._studies]
-        row = self.study_list.set_studies(rows, keep)
-        if row is None:
-            return
-        self.study_list.blockSignals(True)
-        self.study_list.setCurrentRow(row)
-        self.study_list.blockSignals(False)
-        if self.study is None or self.study_list.study_id(row) != keep:
-            self._on_study_row(row)
+        self.show_study_rows(rows, keep)
 
     def reload(self) -> None:
         keep = self.study.id if self.study else None

@@ -197,15 +197,8 @@ class FrameQualityWorkspace(LabellingMixin, ModelViewMixin, Workspace):
         self._studies = [s for s in self.project.studies() if self.owns_task(s.task)]
         self._load_all_labels()
         rows = [(s.id, self._study_text(s), s.split) for s in self._studies]
-        row = self.study_list.set_studies(rows, keep)
         self._update_progress()
-        if row is None:
-            return
-        self.study_list.blockSignals(True)  # the open study stays open, at its frame
-        self.study_list.setCurrentRow(row)
-        self.study_list.blockSignals(False)
-        if self.study is None or self.study_list.study_id(row) != keep:
-            self._on_study_row(row)
+        self.show_study_rows(rows, keep)
 
     def reload(self) -> None:
         """Re-read the project: studies, labels, the newest model output, evaluations."""

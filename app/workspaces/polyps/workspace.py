@@ -215,15 +215,8 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, FrameCandidateJobMixin, FilesMixin
         masks = {k: len(v) for k, v in self.project.annotation_frames("mask").items()}
         rows = [(s.id, f"{s.name}  [{s.split}]{patient_text(s)}\n{s.n_frames} frames · "
                  f"{masks.get(s.id, 0)} masks", s.split) for s in self._studies]
-        row = self.study_list.set_studies(rows, keep)
         self._update_progress()
-        if row is None:
-            return
-        self.study_list.blockSignals(True)
-        self.study_list.setCurrentRow(row)
-        self.study_list.blockSignals(False)
-        if self.study is None or self.study_list.study_id(row) != keep:
-            self._on_study_row(row)
+        self.show_study_rows(rows, keep)
 
     def reload(self) -> None:
         keep = self.study.id if self.study else None
