@@ -82,7 +82,8 @@ class ModelMixin:
         self.maps_button.setEnabled(True)
         self.job_bar.setRange(0, 100)
         self.job_bar.setValue(100)
-        self.job_bar.setFormat(text)
+        self.job_bar.setFormat(text.split(" (")[0])  # the bar is narrow: details in the tip
+        self.job_bar.setToolTip(text)
         if self._again:
             self._again = False
             self.compute_maps(quiet=True)

@@ -127,7 +127,7 @@ class CimtWorkspace(ModelMixin, TracingMixin, FilesMixin, Workspace):
         self.job_bar.setValue(0)
         self.job_bar.setFormat("no maps yet")
         self.job_bar.setTextVisible(True)
-        self.job_bar.setMaximumWidth(200)
+        self.job_bar.setMaximumWidth(240)
         tools.addWidget(self.maps_button)
         tools.addWidget(self.job_bar)
 
