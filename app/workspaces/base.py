@@ -310,8 +310,10 @@ class Workspace(QWidget):
         return {}
 
     def preview_study_id(self) -> int | None:
-        """The study a training job scores with every new best model (shown live)."""
-        return None
+        """The study a training job scores with every new best model (shown live): the
+        open one."""
+        study = getattr(self, "study", None)
+        return None if study is None else study.id
 
     def show_prediction(self, prediction) -> None:
         """Draw the model's output on the open study.

@@ -192,6 +192,14 @@ class TaskBase:
         base = config or self.config_class()
         self.config = self.config_class(**{**asdict(base), **options}) if options else base
 
+    def checked_probs(self, items: ItemSet, probs) -> np.ndarray:
+        """``probs`` as an array, checked to be (N items, C classes) for ``items``."""
+        probs = np.asarray(probs)
+        if probs.shape != (len(items), len(self.class_names)):
+            raise ValueError(f"probs must be ({len(items)}, {len(self.class_names)}), got "
+                             f"{probs.shape}")
+        return probs
+
     @property
     def options(self) -> dict[str, Any]:
         """The task's options, JSON-ready (tuples as lists)."""

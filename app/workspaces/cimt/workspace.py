@@ -308,9 +308,6 @@ class CimtWorkspace(ModelMixin, TracingMixin, FilesMixin, Workspace):
     def task_options(self) -> dict:
         return {"train_patches": int(self.training.crops.value()) * 1000}
 
-    def preview_study_id(self) -> int | None:
-        return self.study.id if self.study is not None else None
-
     def result_view(self) -> QWidget:
         return self.results
 

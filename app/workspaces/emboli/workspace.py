@@ -310,9 +310,6 @@ class EmboliWorkspace(ReviewMixin, MarksMixin, VolumeCandidateJobMixin, FilesMix
         n = self.training.crops.value()
         return {"train_patches": n, "test_patches": max(n, 6), "preview_patches": 2}
 
-    def preview_study_id(self) -> int | None:
-        return self.study.id if self.study is not None else None
-
     def result_view(self) -> QWidget:
         return self.froc
 

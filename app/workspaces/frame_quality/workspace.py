@@ -290,9 +290,6 @@ class FrameQualityWorkspace(LabellingMixin, ModelViewMixin, Workspace):
         n = self.training.crops.value()
         return {"config": FrameTaskConfig(crops_per_frame=n, test_crops=max(n, 8))}
 
-    def preview_study_id(self) -> int | None:
-        return self.study.id if self.study is not None else None
-
     def result_view(self) -> QWidget:
         return self.training.roc
 

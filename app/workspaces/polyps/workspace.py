@@ -319,9 +319,6 @@ class PolypsWorkspace(ReviewMixin, MaskMixin, FrameCandidateJobMixin, FilesMixin
         n = self.training.crops.value()
         return {"train_patches": n, "test_patches": max(n, 8), "preview_patches": 4}
 
-    def preview_study_id(self) -> int | None:
-        return self.study.id if self.study is not None else None
-
     def result_view(self) -> QWidget:
         return self.froc
 

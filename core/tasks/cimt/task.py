@@ -232,8 +232,5 @@ class CimtTask(TaskBase):
         """
         from core.tasks.cimt.evaluate import evaluate_cimt
 
-        probs = np.asarray(probs)
-        if probs.shape != (len(items), len(self.class_names)):
-            raise ValueError(f"probs must be ({len(items)}, {len(self.class_names)}), got "
-                             f"{probs.shape}")
+        probs = self.checked_probs(items, probs)
         return evaluate_cimt(self, items, probs, rng=rng, project=project, dataset=dataset)

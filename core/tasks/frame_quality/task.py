@@ -210,10 +210,7 @@ class FrameQualityTask(TaskBase):
         """
         from core.stats import roc_analysis
 
-        probs = np.asarray(probs)
-        if probs.shape != (len(items), len(self.class_names)):
-            raise ValueError(f"probs must be ({len(items)}, {len(self.class_names)}), got "
-                             f"{probs.shape}")
+        probs = self.checked_probs(items, probs)
         keep = items.labelled
         labels = np.isin(items.labels[keep], self.positive).astype(np.int64)
         return roc_analysis(self.scores(probs[keep]), labels, rng=rng,

@@ -250,10 +250,7 @@ class PolypTask(TaskBase):
 
         if project is None:
             raise ValueError("the polyp FROC needs the project (its masks give the polyps)")
-        probs = np.asarray(probs)
-        if probs.shape != (len(items), len(self.class_names)):
-            raise ValueError(f"probs must be ({len(items)}, {len(self.class_names)}), got "
-                             f"{probs.shape}")
+        probs = self.checked_probs(items, probs)
         score_of = dict(zip(items.indices.tolist(), self.scores(probs)))
         scores, lesion_ids, image_ids, lesions, images, groups = [], [], [], [], [], {}
         for study_id in items.by_study():
