@@ -21,6 +21,26 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.events import BatchEnd
 
+_gc_guard = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Collect Python garbage on the GUI thread only, from the first worker on.
+
+    Python's cyclic collector runs in whichever thread happens to allocate. When that
+    is a worker and the garbage holds Qt wrappers (a closed window's widgets), their
+    destructors disconnect signals under Qt's lock and then wait for the GIL, while the
+    GUI thread, holding the GIL, waits for that lock in a ``connect``: both hang
+    (seen in the test suite: a volume loading while a window was built). pyqtgraph's
+    ``GarbageCollector`` turns automatic collection off and collects from a GUI-thread
+    timer instead (the remedy PySide's and pyqtgraph's authors give).
+    """
+    global _gc_guard
+    if _gc_guard is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _gc_guard = GarbageCollector(interval=1.0)
+
 
 class GeneratorWorker(QObject):
     """Runs ``factory()`` (a generator) on a fresh QThread.
@@ -59,6 +79,7 @@ class GeneratorWorker(QObject):
 
     # -- control (GUI thread)
     def start(self) -> None:
+        collect_garbage_on_gui_thread()
         self._thread.start()
 
     def quit(self) -> None:

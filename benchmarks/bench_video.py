@@ -167,6 +167,7 @@ def _stats(src: FrameSource) -> str:
     s = src.stats
     return (f"{s.hits} hits, {s.misses} misses ({s.waits} waited for prefetch), "
             f"{s.seeks} seeks, {s.grabs} decodes, {s.intra} single-JPEG decodes, "
+            f"{s.gop} jumps from the keyframe before, "
             f"{s.prefetched} prefetched, {s.plain} cold jumps on the plain decoder")
 
 

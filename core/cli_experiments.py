@@ -44,8 +44,9 @@ def _plan(args) -> dict:
                                ("patience", args.patience), ("device", args.device),
                                ("precision", args.precision), ("val_every", args.val_every))
              if v is not None}
-    opts = {k: v for k, v in (("crops_per_frame", args.crops), ("test_crops", args.test_crops))
-            if v is not None}
+    from core.cli import _task_options  # the train command's options, the same names
+
+    opts = _task_options(args) or {}
     target = None
     if args.target is not None:
         target = {"metric": args.target_metric, "value": args.target}
@@ -81,11 +82,13 @@ def cmd_sweep(args) -> int:
             raise ValueError(str(exc)) from None
     rows = out.to_dict()
     text = [f"experiment {out.experiment_id} ({out.kind}, {out.task}): {out.status}"]
+    from core.experiments.queue import headline_text
+
     for r in out.runs:
-        auc = (r.test or {}).get("auc")
+        test = headline_text(r.test) if r.test else ""
         text.append(f"  {r.key:<14} run {r.run_id}: {r.status:<9} val AUC "
-                    f"{'-' if r.best_val_auc is None else f'{r.best_val_auc:.4f}'}  test AUC "
-                    f"{'-' if auc is None else f'{auc:.4f}'}")
+                    f"{'-' if r.best_val_auc is None else f'{r.best_val_auc:.4f}'}  "
+                    f"{test or 'not evaluated'}")
     _out(args, rows, "\n".join(text))
     return 0
 
@@ -107,19 +110,12 @@ def cmd_experiments(args) -> int:
 
 
 def cmd_recommend(args) -> int:
-    from core.experiments.plans import expand
-    from core.experiments.results import recommendation_inputs, run_name
-    from core.stats.recommend import recommend_depth
+    from core.experiments.results import recommendation
     from core.store import Project
 
     with Project.open(args.project) as project:
         exp = project.experiment(args.experiment)
-        results = recommendation_inputs(project, exp.id)
-        order = None if exp.kind == "depth" else [run_name(s, exp.kind)
-                                                  for s in expand(exp.plan)
-                                                  if run_name(s, exp.kind) in results]
-    kw = {} if args.margin is None else {"margin": args.margin}
-    rec = recommend_depth(results, order=order, **kw)
+        rec = recommendation(project, exp.id, margin=args.margin)
     _out(args, {"experiment": exp.id, "kind": exp.kind, **rec.to_dict()}, rec.text())
     return 0
 
@@ -165,8 +161,12 @@ def add_parsers(sub, common) -> None:
     sp.add_argument("--val-every", type=int)
     sp.add_argument("--precision", choices=("auto", "fp32", "bf16"))
     sp.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    sp.add_argument("--crops", type=int, help="training crops per frame")
-    sp.add_argument("--test-crops", type=int, help="test crops per frame")
+    sp.add_argument("--crops", type=int, help="frame quality: training crops per frame")
+    sp.add_argument("--test-crops", type=int, help="frame quality: test crops per frame")
+    sp.add_argument("--patches", type=int, help="polyps, emboli: training patches per "
+                    "candidate (0: all); cimt: stratified training pixels in all")
+    sp.add_argument("--test-patches", type=int, help="polyps, emboli: test patches per "
+                    "candidate (0: all, the paper's; fewer evaluates faster)")
     sp.add_argument("--weights", help="ImageNet AlexNet weights file")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--engine", choices=("local", "ray"), default="local")

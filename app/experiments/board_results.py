@@ -7,9 +7,10 @@ report's statistics), :mod:`.api` (the stored runs) or :mod:`.review_data`.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -20,10 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .api import MissingPart, RunResult
+from core.events import Progress
+
+from .api import RunResult
 from .budget import LabelBudgetWidget
 from .disagreement import DisagreementQueueWidget, score_every_run
-from .evidence import Advice, Pairwise, pairwise, recommend
+from .evidence import Advice, Pairwise, statistics
 from .flips import FlipReviewWidget
 from .layer_inspector import LayerChangeWidget
 from .result_figure import ResultFigureWidget
@@ -44,6 +47,9 @@ class ResultsPanel(QTabWidget):
         self.advice: Advice | None = None
         self.experiment_id: int | None = None
         self.jobs = WorkerSlot(self)  # scoring studies for the disagreement queue
+        self._statistics = _Statistics(self)
+        self._notes: list[str] = []
+        self._tables_ready = False
 
         self.figure = ResultFigureWidget()
         self.runs_table = RunsTableWidget()
@@ -83,7 +89,7 @@ class ResultsPanel(QTabWidget):
         self.budget = LabelBudgetWidget()
         self.layers = LayerChangeWidget()
         ws = board.workspace
-        self.flips = FlipReviewWidget(project, ws.owns_task)
+        self.flips = FlipReviewWidget(project, ws.owns_task, workspace=ws)
         self.disagreement = DisagreementQueueWidget(project)
         self.disagreement.score_requested.connect(self.score_studies)
         for w in (self.flips, self.disagreement):
@@ -101,6 +107,8 @@ class ResultsPanel(QTabWidget):
     # ------------------------------------------------------------------ show
     def clear(self) -> None:
         self.runs, self.tables, self.advice = [], [], None
+        self.experiment_id, self._notes, self._tables_ready = None, [], False
+        self._statistics.seq += 1  # a job still running is no longer shown
         self.figure.set_runs([])
         self.runs_table.fill([], [])
         self.pair_table.fill([], [])
@@ -110,17 +118,32 @@ class ResultsPanel(QTabWidget):
         self.budget.set_budget(None)
 
     def show_experiment(self, experiment_id: int, runs: list[RunResult]) -> None:
-        """Draw an experiment's runs; the statistics where enough runs were evaluated."""
+        """Draw an experiment's runs at once; the statistics (recommendation, pairwise
+        tests, label-budget fit) follow from a background job."""
         self.experiment_id, self.runs = experiment_id, runs
+        self.advice, self.tables, self._notes = None, [], []
+        self._tables_ready = False
         self.figure.set_runs(runs)
-        self._recommend(redraw_tables=False)
-        budget = None
-        try:
-            self.tables, notes, budget = pairwise(self.board.project, experiment_id,
-                                                  self._raw_advice())
-        except MissingPart as exc:
-            self.tables, notes = [], [str(exc)]
-        self._notes = notes
+        self.runs_table.set_runs(runs, None)
+        self.layers.set_runs(runs)
+        ids = [r.run_id for r in runs]
+        self.disagreement.set_runs(ids)
+        self.flips.reload_runs(*(ids[-2:] if len(ids) >= 2 else ()))
+        self.sig_choice.clear()
+        self.pair_table.fill([], [])
+        self.budget.set_budget(None)
+        self._statistics.start(tables=True)
+
+    def statistics_running(self) -> bool:
+        """Whether the recommendation or the pairwise tests are still being computed."""
+        return self._statistics.running()
+
+    def _show_statistics(self, advice: Advice, tables, notes, budget) -> None:
+        """A statistics job's result (``tables`` None: only the recommendation)."""
+        self._show_advice(advice)
+        if tables is None:
+            return
+        self.tables, self._notes, self._tables_ready = tables, notes, True
         self.sig_choice.blockSignals(True)
         self.sig_choice.clear()
         for t in self.tables:
@@ -128,29 +151,28 @@ class ResultsPanel(QTabWidget):
         self.sig_choice.blockSignals(False)
         self.sig_choice.setVisible(len(self.tables) > 1)
         self._show_table()
-        plan = self.board.project.experiment(experiment_id).plan or {}
+        plan = self.board.project.experiment(self.experiment_id).plan or {}
         target = (plan.get("target") or {}).get("value") if isinstance(
             plan.get("target"), dict) else None
         self.budget.set_budget(budget, target)
-        self.layers.set_runs(runs)
-        ids = [r.run_id for r in runs]
-        self.disagreement.set_runs(ids)
-        self.flips.reload_runs(*(ids[-2:] if len(ids) >= 2 else ()))
 
     def _raw_advice(self):
         return None if self.advice is None else self.advice.raw
 
-    def _recommend(self, redraw_tables: bool = True) -> None:
-        if self.experiment_id is None:
-            return
-        self.advice = a = recommend(self.board.project, self.experiment_id,
-                                    margin=self.margin.value())
+    def _recommend(self) -> None:
+        """The margin changed: recompute the recommendation (in the background)."""
+        if self.experiment_id is not None:
+            self._statistics.start(tables=not self._tables_ready)
+
+    def _show_advice(self, a: Advice) -> None:
+        self.advice = a
         ev = "".join(f"<br>• {line}" for line in a.evidence)
         self.rec_text.setText(f"<p style='font-size:11pt'>{a.sentence}</p>"
                               + (f"<p><b>Evidence</b>{ev}</p>" if ev else ""))
         if a.rows:
-            head = list(a.rows[0].keys())
-            self.rec_table.fill(head, [[_cell(r.get(k)) for k in head] for r in a.rows])
+            keys = list(a.rows[0].keys())
+            head = [_REC_HEADS.get(k, k.replace("_", " ")) for k in keys]
+            self.rec_table.fill(head, [[_cell(r.get(k)) for k in keys] for r in a.rows])
         else:
             self.rec_table.fill([], [])
         self.runs_table.set_runs(self.runs, a.depth)
@@ -159,7 +181,10 @@ class ResultsPanel(QTabWidget):
         i = max(self.sig_choice.currentIndex(), 0)
         if not self.tables:
             self.pair_table.fill([], [])
-            self.sig_caption.setText("<br>".join(getattr(self, "_notes", [])) or
+            if self.experiment_id is not None and not self._tables_ready:
+                self.sig_caption.setText("Computing the pairwise tests…")
+                return
+            self.sig_caption.setText("<br>".join(self._notes) or
                                      "Pairwise tests appear when two runs or more were "
                                      "evaluated on the test set.")
             return
@@ -184,15 +209,40 @@ class ResultsPanel(QTabWidget):
         return write_csv(path, head, rows)
 
     def open_item(self, study_id: int, item: int) -> None:
-        """Open an item in the workspace (the study, then the frame when it has frames)."""
+        """Open an item in the workspace: the study, then the frame (frame tasks), or the
+        candidate selected on its frame (polyps) or at its centre (emboli); items of
+        other kinds (CIMT pixels) open the study only, with a message saying so."""
+        from .review_data import item_kind, study_candidates
+
         ws = self.board.workspace
-        ws.select_study(study_id)
-        for name in ("go_to_frame", "seek", "show_frame", "set_frame"):
-            fn = getattr(ws, name, None)
-            if callable(fn):
-                fn(item)
-                break
+        kind = item_kind(self.board.task)
+        cand = None
+        if kind == "candidate":
+            cand = study_candidates(self.board.project, self.board.task,
+                                    study_id).by_id.get(int(item))
+            if cand is None:
+                self.board.message.emit(f"candidate {item} is gone (the generator ran again "
+                                        "since the study was scored): score it again",
+                                        "warning")
+                return
         win = ws.window()
+        tabs = getattr(win, "tabs", None)
+        if tabs is not None and tabs.indexOf(ws) >= 0:
+            tabs.setCurrentWidget(ws)
+        ws.select_study(study_id)
+        if kind == "frame":
+            for name in ("go_to_frame", "seek", "show_frame", "set_frame"):
+                fn = getattr(ws, name, None)
+                if callable(fn):
+                    fn(item)
+                    break
+        elif cand is not None and callable(getattr(ws, "show_candidate", None)):
+            ws.show_candidate(int(item))  # emboli: once the volume is loaded
+        elif cand is not None and callable(getattr(ws, "go_to_candidate", None)):
+            ws.go_to_candidate(int(cand.frame), int(item))  # polyps
+        else:
+            self.board.message.emit(f"opening a single {kind} is not available for this "
+                                    "task: its study is open in the workspace", "info")
         win.raise_()
         win.activateWindow()
 
@@ -225,12 +275,71 @@ class ResultsPanel(QTabWidget):
         self.disagreement.summary.setText(f"scoring stopped: {payload[0]}")
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        return self.jobs.shutdown(timeout_ms)
+        return self._statistics.shutdown(timeout_ms) and self.jobs.shutdown(timeout_ms)
+
+
+class _Statistics(QObject):
+    """The panel's statistics job: one at a time, only the newest one's result shown."""
+
+    def __init__(self, panel: ResultsPanel) -> None:
+        from app.worker import WorkerSlot
+
+        super().__init__(panel)
+        self.panel = panel
+        self.slot = WorkerSlot(self)
+        self.seq = 0
+
+    def start(self, *, tables: bool) -> None:
+        panel = self.panel
+        self.seq += 1
+        seq, project, eid = self.seq, panel.board.project, panel.experiment_id
+        margin = panel.margin.value()
+        panel.rec_text.setText("Computing the depth recommendation…")
+        if tables:
+            panel.sig_caption.setText("Computing the pairwise tests…")
+        self.slot.quit()  # a superseded job stops at its next step; its result is dropped
+
+        def job():
+            got = yield from statistics(project, eid, margin, tables=tables)
+            return seq, got
+
+        self.slot.start(job, "experiment-statistics")
+
+    def running(self) -> bool:
+        return self.slot.is_running()
+
+    def shutdown(self, timeout_ms: int) -> bool:
+        return self.slot.shutdown(timeout_ms)
+
+    def _on_event(self, ev) -> None:
+        if isinstance(ev, Progress) and ev.total and self.panel.advice is None:
+            self.panel.rec_text.setText(f"Computing: {ev.message}…")
+
+    def _on_returned(self, value) -> None:
+        seq, got = value
+        if seq == self.seq:
+            self.panel._show_statistics(*got)
+
+    def _on_error(self, payload) -> None:
+        self.panel.rec_text.setText(f"The statistics could not be computed: {payload[0]}")
+
+    def _on_aborted(self) -> None:
+        pass
+
+
+#: The recommendation table's columns (fields of core.stats.recommend.DepthRow).
+_REC_HEADS = {"value": "value", "value_ci": "95 % CI", "diff": "minus the best",
+              "diff_ci": "95 % CI of the difference", "p": "p (difference)",
+              "p_noninferiority": "p (non-inferiority)",
+              "significantly_worse": "significantly worse", "passes": "passes the rule"}
 
 
 def _cell(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:.4g}" if math.isfinite(v) else "–"
     if isinstance(v, (list, tuple)):
-        return "–".join(_cell(x) for x in v)
+        parts = [_cell(x) for x in v]
+        return "–" if all(p == "–" for p in parts) else " to ".join(parts)
     return "–" if v is None else str(v)

@@ -25,7 +25,8 @@ def _finite(v) -> np.ndarray:
 
 class LabelBudgetWidget(QWidget):
     """Draws ``{group: {"n", "perf", "ci", "metric", "fit"...}}`` (the report's budget
-    data) and re-asks each group's fit for the labels needed when the target changes."""
+    data, :func:`core.report.providers.budget_curves`) and re-asks each group's fitted
+    model for the labels needed when the target changes."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,6 +35,8 @@ class LabelBudgetWidget(QWidget):
         self.plot.setLabel("bottom", "labelled items used for training")
         self.plot.setLabel("left", "performance")
         self.plot.setMouseEnabled(x=False, y=False)
+        for axis in ("left", "bottom"):  # 0.12 is 0.12, not "120 (x0.001)"
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.target = QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.01, value=0.9,
                                      decimals=3)
         self.target.setToolTip("The performance you want (e.g. AUC 0.9, or sensitivity 0.9 "
@@ -54,42 +57,41 @@ class LabelBudgetWidget(QWidget):
         self.note = ""
 
     def set_budget(self, groups: dict | None, target: float | None = None) -> None:
+        """Draw ``groups``; each group's fitted curve is its ``fit["model"]`` (fitted by
+        the board's statistics job, never here: a bootstrap of refits takes seconds)."""
         self.groups = dict(groups or {})
-        self.fits = {}
-        for name, d in self.groups.items():
-            self.fits[name] = self._fit(d)
+        self.fits = {name: (d.get("fit") or {}).get("model") for name, d in self.groups.items()}
         if target is not None and 0 < float(target) <= 1:
             self.target.blockSignals(True)
             self.target.setValue(float(target))
             self.target.blockSignals(False)
         self._redraw()
 
-    @staticmethod
-    def _fit(d: dict):
-        n, perf = _finite(d.get("n")), _finite(d.get("perf"))
-        if n.size < 3:
-            return None
-        try:
-            from core.stats.learning_curve import learning_curve_fit
-        except ImportError:
-            return None
-        try:
-            return learning_curve_fit(n, perf, d.get("ci"))
-        except (ValueError, RuntimeError, np.linalg.LinAlgError):
-            return None
-
     def needed(self, name: str):
-        """(estimate, lo, hi) labels to reach the target, or None (not reachable / no fit)."""
+        """:class:`core.stats.learning_curve.LabelsNeeded` of group ``name`` for the typed
+        target, or None (no fit: fewer than 3 runs, or the fit failed)."""
         fit = self.fits.get(name)
         if fit is None:
             return None
         try:
-            got = fit.labels_needed(float(self.target.value()))
+            return fit.labels_needed(float(self.target.value()))
         except ValueError:
             return None
-        if not isinstance(got, (tuple, list)) or got[0] is None:
-            return None
-        return tuple(math.nan if v is None else float(v) for v in got[:3])
+
+    def answer_for(self, name: str, have: float) -> str:
+        """The sentence for group ``name``: labels needed with its interval, or why not."""
+        got = self.needed(name)
+        target = float(self.target.value())
+        if got is None:
+            return f"{name}: no learning-curve fit (it needs 3 or more evaluated runs)"
+        if not got.reachable:
+            return (f"{name}: {target:g} is not reachable on this curve: it levels off below "
+                    f"it ({100 * got.share_reachable:.0f} % of bootstrap fits reach it)")
+        hi = "no upper bound" if math.isinf(got.hi) else f"{got.hi:,.0f}"
+        more = (f"; about {max(got.estimate - have, 0):,.0f} more than the {have:,.0f} "
+                "used now" if math.isfinite(have) else "")
+        return (f"{name}: about {got.estimate:,.0f} labels to reach {target:g} (95 % "
+                f"{got.lo:,.0f} to {hi}){more}")
 
     def _redraw(self) -> None:
         p = self.plot
@@ -125,20 +127,18 @@ class LabelBudgetWidget(QWidget):
                 p.plot(fn[~inside], fp[~inside],
                        pen=pg.mkPen(c, width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
                 if fit.get("lo") is not None and fit.get("hi") is not None:
-                    lo_i = pg.PlotDataItem(fn, np.nan_to_num(_finite(fit["lo"])), pen=None)
-                    hi_i = pg.PlotDataItem(fn, np.nan_to_num(_finite(fit["hi"])), pen=None)
+                    # an invisible pen, not None: with no pen there is no path to fill
+                    lo_i = pg.PlotDataItem(fn, np.nan_to_num(_finite(fit["lo"])),
+                                           pen=pg.mkPen(None))
+                    hi_i = pg.PlotDataItem(fn, np.nan_to_num(_finite(fit["hi"])),
+                                           pen=pg.mkPen(None))
                     p.addItem(pg.FillBetweenItem(lo_i, hi_i, brush=pg.mkBrush(*c, 40)))
-            got = self.needed(name)
-            if got is None:
-                answers.append(f"{name}: the target {target:g} is not reachable on this "
-                               "curve (or too few runs for a fit)")
-                continue
-            est, lo, hi = got
-            p.addItem(pg.InfiniteLine(est, angle=90, pen=pg.mkPen(c, style=pg.QtCore.Qt.PenStyle.DotLine)))
             have = float(np.nanmax(n)) if n.size else math.nan
-            more = f", about {max(est - have, 0):,.0f} more than now" if math.isfinite(have) else ""
-            rng = f" (95 % {lo:,.0f}–{hi:,.0f})" if math.isfinite(lo) and math.isfinite(hi) else ""
-            answers.append(f"{name}: about {est:,.0f} labels{rng}{more}")
+            answers.append(self.answer_for(name, have))
+            got = self.needed(name)
+            if got is not None and got.reachable and math.isfinite(got.estimate):
+                p.addItem(pg.InfiniteLine(got.estimate, angle=90, pen=pg.mkPen(
+                    c, style=pg.QtCore.Qt.PenStyle.DotLine)))
         p.addItem(pg.InfiniteLine(target, angle=0,
                                   pen=pg.mkPen((100, 100, 100), style=pg.QtCore.Qt.PenStyle.DotLine)))
         p.setTitle("performance against labels, 95 % CIs; dashed: extrapolation",

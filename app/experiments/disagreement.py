@@ -1,8 +1,8 @@
 """The disagreement queue: items ordered by how much the models of different depths
 disagree, for labelling next (issue 10).
 
-Rows read "colonoscopy-04 · item 17 · 4 of 9 models say positive · spread 0.31"; the
-order is :func:`app.experiments.review_data.rank_disagreement` (vote entropy, then the
+Rows read "colonoscopy-04 · frame 12, candidate 345 · 4 of 9 models say positive ·
+spread 0.31" (a frame task: "frame 17"; emboli: "candidate 345 at plane 40"); the order is :func:`app.experiments.review_data.rank_disagreement` (vote entropy, then the
 spread of the probabilities). ``Enter`` or a double-click opens the item in its
 workspace. *Score studies with every run* scores the studies each run has not scored
 yet (in the background, :func:`app.study_scoring.score_studies`).
@@ -25,7 +25,14 @@ from PySide6.QtWidgets import (
 
 from app.widgets.disagreement_list import _ListWidget
 
-from .review_data import Disagreement, rank_disagreement
+from .review_data import (
+    Disagreement,
+    StudyCandidates,
+    item_kind,
+    item_text,
+    rank_disagreement,
+    study_candidates,
+)
 
 _ROLE = Qt.ItemDataRole.UserRole
 
@@ -96,12 +103,23 @@ class DisagreementQueueWidget(QWidget):
             self.rows = []
             self.summary.setText("The queue needs the models of two runs or more.")
             return
+        task = self.project.run(self.run_ids[-1]).task
+        kind = item_kind(task)
+        self.unlabelled.setText("only candidates without a decision" if kind == "candidate"
+                                else "only items without a label")
         self.rows = rank_disagreement(self.project, self.run_ids,
                                       unlabelled_only=self.unlabelled.isChecked())
         names: dict[int, str] = {}
+        cands: dict[int, StudyCandidates] = {}
         for d in self.rows:
             name = names.setdefault(d.study_id, self.project.study(d.study_id).name)
-            it = QListWidgetItem(f"{name} · item {d.item} · {d.n_positive} of {d.n_models} "
+            sc = None
+            if kind == "candidate":
+                sc = cands.get(d.study_id)
+                if sc is None:
+                    sc = cands[d.study_id] = study_candidates(self.project, task, d.study_id)
+            what = item_text(kind, d.item, task_name=task, cands=sc)
+            it = QListWidgetItem(f"{name} · {what} · {d.n_positive} of {d.n_models} "
                                  f"models say positive · spread {d.spread:.2f}")
             it.setData(_ROLE, d)
             it.setToolTip(f"mean probability {d.mean:.2f}; vote entropy "

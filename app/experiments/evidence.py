@@ -5,21 +5,23 @@ Nothing is computed here: the pairwise tables are the report's
 1988; Wilcoxon signed-rank on paired ROIs for CIMT, Wilcoxon 1945), so the board and the
 HTML report always show the same numbers; the recommendation is
 :func:`core.stats.recommend.recommend_depth` (the shallowest depth non-inferior to the
-best by a margin; Walker & Nowacki 2011) on the runs' test cases, gathered by the
-experiment module when it offers a gatherer (every task), else from the stored ROC test
-predictions (:func:`core.report.evidence.roc_test_scores`).
+best by a margin; Walker & Nowacki 2011) on the runs' test cases, gathered for every
+task by :func:`core.experiments.results.recommendation` (as the CLI and the report do).
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .api import MissingPart, call_with
+from core.events import Progress
+
+from .api import MissingPart
 
 ALPHA = 0.05
 
@@ -82,6 +84,29 @@ def pairwise(project, experiment_id: int, recommendation: Any = None
     return [Pairwise.from_table(t) for t in ev.tables], list(ev.notes), ev.budget
 
 
+# ---------------------------------------------------------------------- in the background
+def statistics(project, experiment_id: int, margin: float | None, *,
+               tables: bool = True) -> Generator[object, None, tuple]:
+    """The board's statistics as a job (DeLong, subject bootstraps and the learning-curve
+    fit take seconds on large test sets; they run off the GUI thread).
+
+    Returns ``(advice, tables, notes, budget)``; with ``tables=False`` only the
+    recommendation is computed (``None`` for the rest), e.g. when the margin changes.
+    """
+    yield Progress("statistics", 0, 2, "depth recommendation")
+    advice = recommend(project, experiment_id, margin=margin)
+    if not tables:
+        yield Progress("statistics", 2, 2, "depth recommendation")
+        return advice, None, None, None
+    yield Progress("statistics", 1, 2, "pairwise tests and the label-budget curve")
+    try:
+        got, notes, budget = pairwise(project, experiment_id, advice.raw)
+    except MissingPart as exc:
+        got, notes, budget = [], [str(exc)], None
+    yield Progress("statistics", 2, 2, "pairwise tests and the label-budget curve")
+    return advice, got, notes, budget
+
+
 # ---------------------------------------------------------------------- recommendation
 def recommend(project, experiment_id: int, *, margin: float | None = None) -> Advice:
     """The depth to use, or an Advice whose sentence says why there is none."""
@@ -98,35 +123,9 @@ def recommend(project, experiment_id: int, *, margin: float | None = None) -> Ad
 
 
 def _core_recommend(project, experiment_id: int, margin: float | None):
-    try:
-        mod = importlib.import_module("core.stats.recommend")
-    except ImportError as exc:
-        raise MissingPart("The depth recommendation (core.stats.recommend) is not in this "
-                          "installation.") from exc
-    kw = {} if margin is None else {"margin": margin}
-    try:  # the experiment module gathers what each task's test needs (as the CLI does)
-        ex = importlib.import_module("core.experiments")
-    except ImportError:
-        ex = None
-    gather = None if ex is None else (getattr(ex, "recommendation", None)
-                                      or getattr(ex, "recommend_experiment", None))
-    if gather is not None:
-        return call_with(gather, project, experiment_id, alpha=ALPHA, **kw)
-    from core.report.evidence import roc_test_scores
+    from core.experiments.results import recommendation
 
-    runs = [project.run(r) for r in project.experiment(experiment_id).runs]
-    runs = [r for r in runs if (r.metrics or {}).get("test")]
-    if len(runs) < 2:
-        raise ValueError("fewer than two depths were evaluated on the test set")
-    test = runs[0].metrics["test"]
-    if "auc" not in test:
-        raise MissingPart("For this task the recommendation comes with the experiment "
-                          "module's gatherer (core.experiments), not installed yet.")
-    labels, scores = roc_test_scores(project, runs[0].task, runs)
-    if labels.size == 0 or labels.min() == labels.max():
-        raise ValueError("the depths share no test items of both classes")
-    results = {r.depth: {"scores": scores[r.id], "labels": labels} for r in runs}
-    return mod.recommend_depth(results, alpha=ALPHA, **kw)
+    return recommendation(project, experiment_id, margin=margin, alpha=ALPHA)
 
 
 def advice_from(rec: Any) -> Advice:

@@ -4,7 +4,8 @@ and a Bland–Altman plot of the system's IMT against the expert's.
 
 The widget draws numbers only; the statistics are :func:`core.stats.boxplot.tukey_box`
 and :func:`core.stats.agreement.bland_altman`. :func:`cimt_view` is the one place that
-reads an evaluation result's fields.
+reads an evaluation result's fields. The Export button writes both plots as PNG or SVG
+(side by side, as on screen) and the per-ROI numbers as CSV.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMenu, QToolButton, QVBoxLayout, QWidget
 
@@ -25,6 +26,9 @@ from .us_items import LI_RGB, MA_RGB
 
 BOX_HALF = 0.22  # half the width of a box, in category units
 IMT_RGB = (37, 99, 235)
+EXPORT_SUFFIXES = (".png", ".svg", ".csv")
+FIGURE_SIZE = (900, 380)  # the smallest figure exported (screen pixels; PNG at twice)
+CSV_HEADER = ("roi", "li_distance", "ma_distance", "imt_system", "imt_expert", "unit")
 
 
 @dataclass
@@ -106,10 +110,12 @@ class CimtResultsWidget(QWidget):
         self.bland_altman: Any = None
         self.export_button = QToolButton(self)
         self.export_button.setText("Export")
-        self.export_button.setToolTip("Save the two plots as PNG, or the per-ROI numbers as CSV")
+        self.export_button.setToolTip("Save the two plots as PNG or SVG, or the per-ROI "
+                                      "numbers as CSV")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.export_button)
-        for suffix, text in ((".png", "PNG image…"), (".csv", "CSV numbers…")):
+        for suffix, text in ((".png", "PNG image…"), (".svg", "SVG drawing…"),
+                             (".csv", "CSV numbers…")):
             menu.addAction(text, lambda s=suffix: self.export_dialog(s))
         self.export_button.setMenu(menu)
         self.export_button.setEnabled(False)
@@ -241,44 +247,149 @@ class CimtResultsWidget(QWidget):
 
     # -- export ----------------------------------------------------------------------------
     def export(self, path: str | Path) -> Path:
-        """Write both plots side by side (``.png``) or the per-ROI numbers (``.csv``:
-        ``roi, li_distance, ma_distance, imt_system, imt_expert, unit``)."""
+        """Write both plots side by side (``.png``, ``.svg``) or the per-ROI numbers
+        (``.csv``: ``roi, li_distance, ma_distance, imt_system, imt_expert, unit``; a
+        missing value is an empty cell)."""
         path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in EXPORT_SUFFIXES:
+            raise ValueError(f"cannot export to {path.name!r}: the name must end in one of "
+                             f"{', '.join(EXPORT_SUFFIXES)}")
         if self.view is None:
             raise ValueError("no CIMT result to export")
-        if path.suffix.lower() == ".csv":
-            v = self.view
-            cols = [v.distances.get("LI", np.zeros(0)), v.distances.get("MA", np.zeros(0)),
-                    v.imt_system, v.imt_expert]
-            n = max(len(c) for c in cols)
-            with open(path, "w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh)
-                w.writerow(["roi", "li_distance", "ma_distance", "imt_system", "imt_expert",
-                            "unit"])
-                for i in range(n):
-                    w.writerow([i + 1, *(repr(float(c[i])) if i < len(c) and
-                                         math.isfinite(c[i]) else "" for c in cols), v.unit])
-        elif path.suffix.lower() == ".png":
-            img = QImage(self.size() * 2, QImage.Format.Format_ARGB32)
-            img.setDevicePixelRatio(2.0)
-            img.fill(QColor(255, 255, 255))
-            painter = QPainter(img)
-            try:
-                painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-                for plot in (self.boxes, self.agreement):
-                    plot.render(painter, QRectF(plot.geometry()))
-            finally:
-                painter.end()
-            if not img.save(str(path), "PNG"):
-                raise OSError(f"could not write {path}")
-        else:
-            raise ValueError(f"cannot export to {path.name!r}: the name must end in .png or .csv")
+        if suffix == ".csv":
+            self._write_csv(path)
+            return path
+        figure = self._figure()
+        try:
+            if suffix == ".svg":
+                figure._write_svg(path)
+            else:
+                figure._write_png(path)
+        finally:
+            if figure is not self:
+                figure.deleteLater()
         return path
 
+    def _figure(self) -> CimtResultsWidget:
+        """The widget to draw a figure from: this one when it is at least
+        :data:`FIGURE_SIZE` (the plots as on screen), else an off-screen copy of that size
+        (a narrow side panel would clip the titles and squeeze the axes)."""
+        w, h = FIGURE_SIZE
+        if self.isVisible() and self.width() >= w and self.height() >= h:
+            return self
+        copy = CimtResultsWidget()
+        copy.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        copy.resize(max(w, self.width()), max(h, self.height()))
+        copy.set_result(self.view)
+        copy.show()  # lays the plots out, off screen
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest.value)
+        copy.set_result(self.view)  # ranges and labels for the final size
+        copy.grab()  # one paint: the views map their items for the final size (SVG needs it)
+        return copy
+
+    def _write_csv(self, path: Path) -> None:
+        v = self.view
+        cols = [v.distances.get("LI", np.zeros(0)), v.distances.get("MA", np.zeros(0)),
+                v.imt_system, v.imt_expert]
+        n = max(len(c) for c in cols)
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(CSV_HEADER)
+            for i in range(n):
+                w.writerow([i + 1, *(repr(float(c[i])) if i < len(c) and
+                                     math.isfinite(c[i]) else "" for c in cols), v.unit])
+
+    def _write_png(self, path: Path) -> None:
+        img = QImage(self.size() * 2, QImage.Format.Format_ARGB32)
+        img.setDevicePixelRatio(2.0)
+        img.fill(QColor(255, 255, 255))
+        painter = QPainter(img)
+        try:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            for plot in (self.boxes, self.agreement):
+                plot.render(painter, QRectF(plot.geometry()))
+        finally:
+            painter.end()
+        if not img.save(str(path), "PNG"):
+            raise OSError(f"could not write {path}")
+
+    def _write_svg(self, path: Path) -> None:
+        """One SVG drawing: each plot exported by pyqtgraph's SVGExporter (vector paths,
+        text as text, clipped to its axes), placed side by side as on screen (a group
+        each); each plot's element ids get a prefix so that the two plots' clip paths
+        stay apart."""
+        from xml.dom import minidom
+
+        from pyqtgraph.exporters import SVGExporter
+
+        from .froc_plot import _svg_closed_paths
+
+        parts = []
+        for k, plot in enumerate((self.boxes, self.agreement)):
+            with _svg_closed_paths():
+                data = SVGExporter(plot.plotItem).export(toBytes=True)
+            root = minidom.parseString(data).documentElement
+            _prefix_ids(root, f"p{k + 1}_")
+            box = [float(t) for t in root.getAttribute("viewBox").split()]
+            w, h = box[2], box[3]
+            x = float(plot.geometry().x()) if k else 0.0
+            parts.append((root, x, w, h))
+        width = max(x + w for _r, x, w, _h in parts)
+        height = max(h for _r, _x, _w, h in parts)
+        doc = minidom.getDOMImplementation().createDocument(None, "svg", None)
+        out = doc.documentElement
+        for k, v in (("xmlns", "http://www.w3.org/2000/svg"),
+                     ("xmlns:xlink", "http://www.w3.org/1999/xlink"), ("version", "1.1"),
+                     ("width", f"{width:g}"), ("height", f"{height:g}"),
+                     ("viewBox", f"0 0 {width:g} {height:g}")):
+            out.setAttribute(k, v)
+        title = doc.createElement("title")
+        title.appendChild(doc.createTextNode("CIMT results: boundary error per ROI and IMT "
+                                             "agreement (Bland–Altman)"))
+        out.appendChild(title)
+        bg = doc.createElement("rect")
+        for k, v in (("width", "100%"), ("height", "100%"), ("fill", "#ffffff")):
+            bg.setAttribute(k, v)
+        out.appendChild(bg)
+        for root, x, w, h in parts:
+            inner = doc.createElement("g")  # not a nested <svg>: SVG Tiny readers skip it
+            inner.setAttribute("transform", f"translate({x:g},0)")
+            for child in list(root.childNodes):
+                if child.nodeType != child.ELEMENT_NODE or child.tagName in ("title",
+                                                                             "desc"):
+                    continue
+                node = doc.importNode(child, True)
+                if node.tagName == "rect" and node.getAttribute("width") == "100%":
+                    node.setAttribute("width", f"{w:g}")  # the plot's own background
+                    node.setAttribute("height", f"{h:g}")
+                inner.appendChild(node)
+            out.appendChild(inner)
+        text = doc.toxml(encoding="UTF-8")
+        path.write_bytes(text)
+
     def export_dialog(self, suffix: str) -> Path | None:
-        kinds = {".png": "PNG image (*.png)", ".csv": "CSV file (*.csv)"}
+        """Ask where to save (``suffix`` .png, .svg or .csv) and export; None if cancelled."""
+        kinds = {".png": "PNG image (*.png)", ".svg": "SVG drawing (*.svg)",
+                 ".csv": "CSV file (*.csv)"}
         name, _ = QFileDialog.getSaveFileName(self, "Export CIMT results", f"cimt{suffix}",
                                               kinds[suffix])
         if not name:
             return None
         return self.export(name if name.lower().endswith(suffix) else name + suffix)
+
+
+def _prefix_ids(node, prefix: str) -> None:
+    """Give every ``id`` under ``node`` the ``prefix`` and rewrite the references to them
+    (``url(#id)``, ``href="#id"``)."""
+    if node.nodeType != node.ELEMENT_NODE:
+        return
+    for name, value in list(node.attributes.items()):
+        if name == "id":
+            node.setAttribute(name, prefix + value)
+        elif "url(#" in value:
+            node.setAttribute(name, value.replace("url(#", "url(#" + prefix))
+        elif name in ("href", "xlink:href") and value.startswith("#"):
+            node.setAttribute(name, "#" + prefix + value[1:])
+    for child in node.childNodes:
+        _prefix_ids(child, prefix)

@@ -322,7 +322,18 @@ def evaluate_experiment(project, experiment_id: int, *, shared: SharedCache | No
             continue
         yield QueueEvent(experiment_id, k, len(specs), spec.key, "evaluating", run.id)
         res = yield from evaluate_run(project, run.id, shared=shared)
-        summary = getattr(res, "auc", None) or getattr(res, "cpm", None)
         yield QueueEvent(experiment_id, k, len(specs), spec.key, "evaluated", run.id,
-                         "" if summary is None else f"{type(res).__name__}: {summary:.4f}")
+                         headline_text(res))
         release_memory()
+
+
+def headline_text(result) -> str:
+    """"test AUC 0.912 (95 % CI 0.871–0.948)", CPM or mean distance likewise."""
+    from core.report.results import fmt_ci, headline
+
+    try:
+        metric, value, ci = headline(result)
+    except (ValueError, TypeError, AttributeError):
+        return ""
+    ci_text = fmt_ci(ci)
+    return f"test {metric} {value:.3f}" + ("" if ci_text == "–" else f" (95 % CI {ci_text})")

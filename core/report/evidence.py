@@ -6,8 +6,10 @@ the label-budget curve, from the statistics package.
   runs' stored ``test`` predictions and the test items' current labels.
 * CIMT: Wilcoxon signed-rank test of two runs' per-ROI errors on the same ROIs
   (:func:`core.tasks.cimt.results.compare_runs`, Wilcoxon 1945).
-* FROC tasks: the paired subject bootstrap (:func:`core.stats.froc_compare.compare_froc_at`)
-  needs every candidate of both runs; the report shows it when the caller passes it in.
+* FROC tasks: the paired bootstrap over subjects
+  (:func:`core.stats.froc_compare.compare_froc_at`, Efron & Tibshirani 1993; paired as
+  Chakraborty's JAFROC analyses) at the task's operating point, from every candidate
+  both runs scored (:func:`core.experiments.results.froc_inputs`).
 * The recommendation (:func:`core.stats.recommend.recommend_depth`) and the learning
   curve (:func:`core.stats.learning_curve.learning_curve_fit`) are read duck-typed, so
   the report degrades to a note when one is missing or cannot be computed.
@@ -144,6 +146,33 @@ def cimt_pairs(summaries: list) -> list[PairTable]:
     return [t for t in tables.values() if t.cells]
 
 
+# --------------------------------------------------------------------------- FROC
+def froc_pairs(project, experiment_id: int, alpha: float = 0.05, n_boot: int = 2000,
+               seed: int = 0) -> PairTable | None:
+    """Paired subject-bootstrap comparisons of every two evaluated runs' sensitivity at
+    the task's operating point (diff = run i − run j); None with fewer than two runs."""
+    from core.experiments.results import froc_inputs
+    from core.stats.froc_compare import compare_froc_at
+
+    results, options = froc_inputs(project, experiment_id)
+    if len(results) < 2:
+        return None
+    names = list(results)
+    first = results[names[0]]
+    kw = {k: first[k] for k in ("lesions", "images", "groups")}
+    rates = options["fp_rate"]
+    unit = first.get("fp_unit", "image")
+    point = (f"sensitivity at {rates[0]:g} FPs per {unit}" if len(rates) == 1 else
+             f"mean sensitivity at {', '.join(f'{r:g}' for r in rates)} FPs per {unit}")
+    table = PairTable("paired bootstrap over subjects", point, names)
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            c = compare_froc_at(results[names[a]], results[names[b]], rates, n_boot=n_boot,
+                                seed=seed, alpha=alpha, **kw)
+            table.cells[(a, b)] = {"diff": c.diff, "ci": tuple(c.diff_ci), "p": c.p}
+    return table
+
+
 # --------------------------------------------------------------------------- gather
 def _roc_inputs(project, report, notes: list[str]):
     """(labels, {run id: scores}) on the shared test items, or None (with a note)."""
@@ -160,7 +189,7 @@ def _roc_inputs(project, report, notes: list[str]):
     return labels, scores
 
 
-def _significance(report, roc_in, notes: list[str]) -> list[PairTable]:
+def _significance(project, report, roc_in, notes: list[str]) -> list[PairTable]:
     done = [s for s in report.runs if s.result is not None]
     if len(done) < 2:
         return []
@@ -172,10 +201,12 @@ def _significance(report, roc_in, notes: list[str]) -> list[PairTable]:
     if kinds == {"cimt"}:
         return cimt_pairs(done)
     if kinds == {"froc"}:
-        notes.append("Pairwise FROC comparisons (paired bootstrap over subjects at the "
-                     "operating points) are made from every candidate of both runs: "
-                     "`layertune recommend --project P --experiment E --json` lists them.")
-        return []
+        try:
+            table = froc_pairs(project, report.experiment.id)
+        except (ValueError, KeyError) as exc:
+            notes.append(f"Pairwise FROC comparisons not computed: {exc}")
+            return []
+        return [] if table is None else [table]
     notes.append("The runs have results of different kinds; no pairwise test.")
     return []
 
@@ -203,12 +234,12 @@ def gather(project, report, *, pairwise=None, recommendation=None, budget=None) 
     if len(done) >= 2 and {s.kind for s in done} == {"roc"} and (
             pairwise is None or recommendation is None):
         roc_in = _roc_inputs(project, report, ev.notes)
-    ev.tables = list(pairwise) if pairwise is not None else _significance(report, roc_in,
-                                                                          ev.notes)
+    ev.tables = (list(pairwise) if pairwise is not None
+                 else _significance(project, report, roc_in, ev.notes))
     if recommendation is None:
         from core.report.providers import recommend
 
-        recommendation = recommend(report, roc_in, ev.notes)
+        recommendation = recommend(report, roc_in, ev.notes, project=project)
     ev.recommendation = _recommendation(recommendation)
     if budget is None and report.experiment.kind in ("budget", "data"):
         from core.report.providers import budget_curves

@@ -31,12 +31,11 @@ References
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.optimize import least_squares
 from scipy.stats import norm
 
 from core.stats._checks import check_alpha, check_n_boot, check_scores
@@ -195,21 +194,42 @@ class LearningCurveFit:
 def _fit(n: np.ndarray, y: np.ndarray, s: np.ndarray, upper: float,
          starts: list[np.ndarray]) -> np.ndarray | None:
     """Best weighted least-squares fit over the starting points; None when none
-    converges."""
+    converges.
+
+    Solved as ``a - b' (n / n_min) ** -c`` (``b' = b n_min ** -c``: all three parameters
+    in units of the performance, which keeps a flat curve, where ``c`` is hardly
+    identified, from taking hundreds of iterations) with the analytic Jacobian, by
+    :func:`scipy.optimize.least_squares` (trust-region reflective, the bounds below).
+    """
     best, best_ssr = None, math.inf
-    lo_a = float(np.min(y)) - 1.0
-    bounds = ([lo_a, 0.0, 1e-6], [upper, np.inf, C_MAX])
+    n0 = float(np.min(n))
+    x = n / n0
+    ln_x = np.log(x)
+    w = 1.0 / s
+    lo = np.array([float(np.min(y)) - 1.0, 0.0, 1e-6])
+    hi = np.array([upper, np.inf, C_MAX])
+
+    def resid(q: np.ndarray) -> np.ndarray:
+        return (q[0] - q[1] * np.power(x, -q[2]) - y) * w
+
+    def jac(q: np.ndarray) -> np.ndarray:
+        xc = np.power(x, -q[2])
+        return np.stack([w, -xc * w, q[1] * xc * ln_x * w], axis=1)
+
     for p0 in starts:
+        q0 = np.array([p0[0], p0[1] * n0 ** (-p0[2]), p0[2]], dtype=np.float64)
+        q0 = np.clip(q0, lo, np.nextafter(hi, -np.inf))
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", OptimizeWarning)
-                p, _ = curve_fit(inverse_power_law, n, y, p0=p0, sigma=s,
-                                 absolute_sigma=True, bounds=bounds, maxfev=2000)
-        except (RuntimeError, ValueError):
+            r = least_squares(resid, q0, jac=jac, bounds=(lo, hi), method="trf",
+                              x_scale="jac", max_nfev=2000)
+        except (ValueError, FloatingPointError):
             continue
-        ssr = float(np.sum(((inverse_power_law(n, *p) - y) / s) ** 2))
+        if r.status <= 0 or not np.all(np.isfinite(r.x)):
+            continue
+        ssr = float(r.fun @ r.fun)
         if ssr < best_ssr:
-            best, best_ssr = p, ssr
+            a, b_scaled, c = (float(v) for v in r.x)
+            best, best_ssr = np.array([a, b_scaled * n0 ** c, c]), ssr
     return best
 
 
@@ -235,7 +255,7 @@ def learning_curve_fit(
     """Fit ``perf = a - b n^-c`` to (label count, performance) points, with bootstrap.
 
     Method: inverse power law of Figueroa et al. [1]_ by weighted nonlinear least squares
-    (:func:`scipy.optimize.curve_fit`, a few starting rates, the best fit kept);
+    (:func:`scipy.optimize.least_squares`, a few starting rates, the best fit kept);
     uncertainty by a parametric bootstrap [2]_ of the points (module docstring).
 
     Parameters

@@ -261,9 +261,10 @@ def _compare(kind: str, results: Mapping[str, Any], order: list[str], alpha: flo
                            p_ni=c.noninferiority_p(margin))
             rows.append(row)
         rates = plain[order[0]].fp_rates
-        point = (f"sensitivity at {rates[0]:g} FPs per {kw['per']}" if len(rates) == 1 else
+        unit = (common.get("fp_unit") if isinstance(common, Mapping) else None) or kw["per"]
+        point = (f"sensitivity at {rates[0]:g} FPs per {unit}" if len(rates) == 1 else
                  f"mean sensitivity at {', '.join(f'{r:g}' for r in rates)} FPs per "
-                 f"{kw['per']}")
+                 f"{unit}")
         return best, margin, rows, "paired bootstrap over subjects", point
     errors = _aligned(results, "errors")
     values = {d: float(errors[d].mean()) for d in order}
@@ -306,9 +307,10 @@ def recommend_depth(
 
         * ROC: ``{"scores": (n,), "labels": (n,)[, "ids": (n,)]}``;
         * FROC: ``{"scores", "lesion_ids", "image_ids"[, "ignore"], "lesions"[, "images",
-          "groups", "per"]}`` (lesions, images, groups and per are read from the first
-          depth and must hold for all; give ``images`` so that every pair counts the
-          same images);
+          "groups", "per", "fp_unit"]}`` (lesions, images, groups and per are read from
+          the first depth and must hold for all; give ``images`` so that every pair
+          counts the same images; ``fp_unit`` names the image in the text, e.g.
+          "frame");
         * per-ROI errors (lower is better): ``{"errors": (n,)[, "ids": (n,)]}``.
 
         ``ids`` (case or ROI ids) align the depths when their orders differ.

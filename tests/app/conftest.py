@@ -32,6 +32,11 @@ def no_thread_left_running():
     for w in left:  # stop them so later tests are not disturbed, then fail
         w.quit()
         w.wait(10000)
+    # the test's Qt garbage goes here, on the GUI thread (automatic collection is off
+    # once a worker has run: app.worker.collect_garbage_on_gui_thread)
+    import gc
+
+    gc.collect()
     assert not left, f"{len(left)} worker thread(s) left running"
 
 

@@ -78,6 +78,9 @@ def test_board_shows_results_of_a_sweep(qtbot, sweep, tmp_path):
     qtbot.waitExposed(board)
     res = board.results
     assert [r.run_id for r in res.runs] == [r.id for r in runs]
+    # the statistics come from a background job: the GUI thread is not held
+    qtbot.waitUntil(lambda: bool(res.tables) and res.advice is not None, timeout=30000)
+    assert not res.statistics_running() or res.advice is not None
     # the figure: one ROC per run, CSV rows for curves and operating points
     assert res.figure.kind == "roc" and len(res.figure.runs) == 3
     kinds = {row[1] for row in res.figure.rows}
@@ -149,6 +152,23 @@ def test_flip_review_writes_labels_with_one_key(qtbot, sweep):
     qtbot.keyClick(flips.list, Qt.Key.Key_R)  # keep the previous decision
     kept = "non-informative" if second.positive_after else "informative"
     assert win.project.label(second.study_id, second.item).value == kept
+
+
+def test_flip_review_says_when_the_runs_scored_nothing_in_common(qtbot, sweep):
+    win, ex, runs = sweep
+    p = win.project
+    board = win.experiment_board()
+    board.show_experiment(ex.id)
+    flips = board.results.flips
+    flips.reload_runs(runs[0].id, runs[1].id)
+    assert "items scored by both" in flips.summary.text() or flips.flips
+    # a run trained from the command line has scored no study
+    cli_run = p.start_run("frame_quality", "fc6", {"epochs": 1}, experiment_id=ex.id, seed=0)
+    snap = p.folder / f"fake-{cli_run.id}.pt"
+    snap.write_bytes(b"")
+    p.finish_run(cli_run.id, "finished", best_auc=0.7, best_snapshot=snap, metrics={})
+    flips.reload_runs(runs[0].id, cli_run.id)
+    assert not flips.flips and "have not both scored a study" in flips.summary.text()
 
 
 def test_disagreement_queue_puts_split_votes_first(qtbot, sweep):
@@ -248,5 +268,44 @@ def test_one_click_depth_sweep_end_to_end(qtbot, sweep, tmp_path):
     qtbot.waitUntil(lambda: not board.is_running(), timeout=600_000)
     e = win.project.experiment(board.experiment_id)
     assert e.status == "finished" and len(e.runs) == 2
-    assert len(board.results.runs) == 2 and board.results.figure.runs
+    # the thread has ended; its "returned" signal is handled next on the GUI thread
+    qtbot.waitUntil(lambda: len(board.results.runs) == 2, timeout=10_000)
+    assert board.results.figure.runs
     assert len(board.curves.runs) == 2
+
+
+def test_label_budget_tab_fits_off_the_gui_thread_and_answers_the_target(qtbot, sweep):
+    """A budget experiment (AUC rising with labels): the tab draws the runs with CIs, the
+    fitted curve and its band, and says how many labels reach the typed target."""
+    import pyqtgraph as pg
+
+    win, _, _ = sweep
+    p = win.project
+    ex = p.add_experiment("budget", "frame_quality", {
+        "kind": "budget", "task": "frame_quality", "runs": [],
+        "target": {"metric": "auc", "value": 0.8}})
+    rng = np.random.default_rng(5)
+    for n_items, sep in ((20, 0.4), (50, 0.9), (100, 1.2), (200, 1.4)):
+        y = rng.integers(0, 2, 300)
+        res = roc_analysis(sep * y + rng.normal(0, 1, 300), y, n_boot=0)
+        run = p.start_run("frame_quality", "fc8", {"n_items": n_items, "init": "caffe"},
+                          experiment_id=ex.id, seed=0)
+        p.finish_run(run.id, "finished", metrics={"test": res.to_dict()})
+    board = win.experiment_board()
+    board.show_experiment(ex.id)
+    res = board.results
+    qtbot.waitUntil(lambda: not res.statistics_running() and bool(res.budget.groups),
+                    timeout=60_000)
+    (name,) = res.budget.groups
+    d = res.budget.groups[name]
+    assert list(d["n"]) == [20, 50, 100, 200] and d["metric"] == "AUC"
+    assert res.budget.fits[name] is not None  # the job's fit, not refitted here
+    assert res.budget.target.value() == pytest.approx(0.8)
+    items = res.budget.plot.getPlotItem().items
+    assert any(isinstance(i, pg.FillBetweenItem) for i in items)  # the band
+    assert any(isinstance(i, pg.ErrorBarItem) for i in items)  # the runs' CIs
+    text = res.budget.answer.text()
+    got = res.budget.needed(name)
+    assert got.reachable and f"about {got.estimate:,.0f} labels to reach 0.8" in text
+    res.budget.target.setValue(0.999)  # above what the curve levels off at
+    assert "not reachable" in res.budget.answer.text()

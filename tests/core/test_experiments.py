@@ -148,6 +148,8 @@ def test_depth_queue_trains_evaluates_and_resumes_without_redoing(project, weigh
         assert [(e.key, e.state) for e in qs if e.state in ("started", "finished")] == [
             ("fc8", "started"), ("fc8", "finished"), ("fc7", "started"), ("fc7", "finished")]
         assert [e.state for e in qs].count("evaluated") == 2
+        said = [e.message for e in qs if e.state == "evaluated"]
+        assert all(m.startswith("test AUC ") and "95 % CI" in m for m in said), said
         assert out.status == "finished" and p.experiment(exp.id).status == "finished"
         runs = [p.run(r) for r in p.experiment(exp.id).runs]
         assert [r.depth for r in runs] == ["fc8", "fc7"]

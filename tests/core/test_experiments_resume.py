@@ -174,3 +174,17 @@ def test_depth_sweep_on_the_small_demo(tmp_path):
         assert set(runs[-2].metrics["layer_change"][0]) == {
             "conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"}
     assert OPTIONS and TRAIN
+
+
+def test_cli_sweep_takes_the_candidate_tasks_patch_options():
+    """``--patches`` / ``--test-patches`` reach a polyp or emboli plan (the paper's 216
+    test patches per candidate take an hour on a CPU; a sweep must be able to use fewer)."""
+    from core.cli import build_parser
+    from core.cli_experiments import _plan
+
+    args = build_parser().parse_args(["sweep", "--project", "p", "--task", "polyps",
+                                      "--depths", "fc8", "--patches", "4",
+                                      "--test-patches", "8"])
+    plan = _plan(args)
+    assert plan["task"] == "polyps"
+    assert plan["task_options"] == {"train_patches": 4, "test_patches": 8}

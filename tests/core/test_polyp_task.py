@@ -202,3 +202,68 @@ def test_an_image_set_imported_for_polyps_brings_its_masks(tmp_path):
     drain(import_path(project, KVASIR, task="polyps"))  # again: nothing doubled or lost
     assert len(project.annotations(study.id, kind="mask")) == 5
     project.close()
+
+
+def test_depth_sweep_of_polyps_is_compared_and_recommended_on_its_frocs(polyp_project,
+                                                                      tmp_path):
+    """A two-depth polyp sweep: the recommendation, the CLI and the report's pairwise
+    table compare the runs' FROCs on the same candidates at the CPM's rates."""
+    import torch
+    import torchvision
+
+    from core.experiments import run_experiment, start_experiment
+    from core.experiments.plans import make_plan
+    from core.experiments.results import froc_inputs, recommendation
+    from core.report.collect import collect
+    from core.report.evidence import gather
+    from core.stats.froc import froc_analysis
+    from core.tasks.polyps import FROC_FPS
+
+    project, ids, _ = polyp_project
+    weights = tmp_path / "random-alexnet.pth"
+    torch.manual_seed(0)
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), weights)
+    opts = {"train_patches": 1, "test_patches": 1, "preview_patches": 1, "n_boot": 50}
+    plan = make_plan("depth", "polyps", depths=["fc8", "scratch"], seed=2,
+                     train={"epochs": 1, "batch_size": 16, "device": "cpu",
+                            "precision": "fp32", "max_iterations": 2},
+                     task_options=opts, weights=str(weights))
+    exp = start_experiment(project, "depth", "polyps", plan)
+    drain(run_experiment(project, exp.id))
+    runs = [project.run(r) for r in project.experiment(exp.id).runs]
+    assert [r.depth for r in runs] == ["fc8", "scratch"]
+
+    results, options = froc_inputs(project, exp.id)
+    assert set(results) == {"fc8", "scratch"} and options["fp_rate"] == FROC_FPS
+    a, b = results["fc8"], results["scratch"]
+    assert a["lesions"] == b["lesions"] and a["images"] == b["images"]
+    assert a["image_ids"] == b["image_ids"] and a["lesion_ids"] == b["lesion_ids"]
+    assert not np.array_equal(a["scores"], b["scores"])  # two models, same candidates
+    for r in runs:  # the same FROC the run's evaluation stored
+        d = dict(results[r.depth])
+        d.pop("per"), d.pop("fp_unit")
+        res = froc_analysis(d.pop("scores"), d.pop("lesion_ids"), d.pop("image_ids"), **d,
+                            fps=FROC_FPS, n_boot=0)
+        assert res.cpm == pytest.approx(r.metrics["test"]["cpm"])
+
+    rec = recommendation(project, exp.id, n_boot=200)
+    assert rec.metric == "sensitivity" and {row.depth for row in rec.rows} == {"fc8",
+                                                                                 "scratch"}
+    assert "FPs per frame" in rec.evidence.operating_point
+    assert rec.evidence.test == "paired bootstrap over subjects"
+    best = max(rec.rows, key=lambda row: row.value)
+    assert rec.best_depth == best.depth
+
+    assert main(["recommend", "--project", str(project.folder), "--experiment",
+                 str(exp.id), "--json"]) == 0
+
+    ev = gather(project, collect(project, exp.id))
+    [table] = ev.tables
+    assert table.labels == ["fc8", "scratch"] and "FPs per frame" in table.point
+    cell = table.cells[(0, 1)]
+    assert 0.0 <= cell["p"] <= 1.0 and cell["ci"][0] <= cell["diff"] <= cell["ci"][1]
+    assert ev.recommendation["depth"] == rec.depth
+    from core.report import write_report
+
+    html = write_report(project, exp.id, tmp_path / "r.html").read_text("utf-8")
+    assert "paired bootstrap over subjects" in html and "FPs per frame" in html

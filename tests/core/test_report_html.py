@@ -217,7 +217,7 @@ def test_budget_experiment_draws_the_label_curve(tmp_path):
     rng = np.random.default_rng(3)
     for frac, sep in ((0.25, 0.8), (0.5, 1.2), (1.0, 1.5)):
         y = rng.integers(0, 2, 200)
-        res = roc_analysis(sep * y + rng.normal(0, 1, 200), y, n_boot=0)
+        res = roc_analysis(sep * y + rng.normal(0, 1, 200), y, n_boot=200)
         run = _add_run(p, exp.id, "fc8", studies, {}, fraction=frac, n_items=int(400 * frac))
         p.finish_run(run.id, "finished", metrics={"test": res.to_dict()})
     ev = gather(p, collect(p, exp.id))
@@ -226,6 +226,30 @@ def test_budget_experiment_draws_the_label_curve(tmp_path):
     doc = parse(write_report(p, exp.id, tmp_path / "b.html").read_text("utf-8"))
     assert "budget" in figures(doc)
     assert "25 %" in " ".join(doc.text)
+
+    # the plan's own form of a target: the curve is of that metric, extrapolated to it
+    runs = [p.run(r) for r in p.experiment(exp.id).runs]
+    for metric, value in (("sensitivity@0.1", 0.8), ("auc", 0.95), ("cpm", 0.8)):
+        ex2 = p.add_experiment("budget", "frame_quality", {
+            "depths": ["fc8"], "target": {"metric": metric, "value": value},
+            "fractions": [0.25, 0.5, 1.0]})
+        for r in runs:
+            run = _add_run(p, ex2.id, "fc8", studies, {}, fraction=r.config["fraction"],
+                           n_items=r.config["n_items"])
+            p.finish_run(run.id, "finished", metrics={"test": r.metrics["test"]})
+        ev = gather(p, collect(p, ex2.id))
+        (curve,) = ev.budget.values()
+        tests = [r.metrics["test"] for r in runs]
+        if metric == "cpm":  # a ROC result has no CPM: the headline, no target, a note
+            assert curve["metric"] == "AUC" and curve["target"] is None
+            assert any("do not hold the target" in n for n in ev.notes)
+            continue
+        want = ([t["auc"] for t in tests] if metric == "auc" else
+                [next(op["tpr"] for op in t["operating_points"] if op["fpr"] == 0.1)
+                 for t in tests])
+        assert np.allclose(curve["perf"], want) and curve["target"] == value
+        assert curve["metric"] == ("AUC" if metric == "auc" else "sensitivity at 0.1 FPR")
+        assert curve["fit"] is not None, ev.notes
 
 
 def test_unfinished_experiment_and_no_matplotlib_still_write(tmp_path, monkeypatch):

@@ -56,12 +56,31 @@ class RoiOutput:
         self.constraints[name] = [*keep, (float(row), float(c))]
 
     def reconverge(self, spacing=None, params=None) -> None:
-        """Let both snakes converge again through their constraints."""
+        """Let both snakes converge again through their constraints (``params``: a
+        :class:`core.tasks.cimt.snake.SnakeParams`, default its defaults)."""
         from core.tasks.cimt.predict import boundaries
 
         b = self.boundaries
         self.boundaries = boundaries(b.probs, b.box, params=params,
                                      constraints=self.constraints, spacing=spacing)
+
+    def state(self) -> SnakeState:
+        """What the snakes are now (for undo): constraints and converged boundaries."""
+        return SnakeState({k: list(v) for k, v in self.constraints.items()}, self.boundaries)
+
+    def restore(self, state: SnakeState) -> None:
+        """Put the snakes back as they were in ``state`` (no re-convergence)."""
+        self.constraints = {k: list(v) for k, v in state.constraints.items()}
+        self.boundaries = state.boundaries
+
+
+@dataclass(frozen=True)
+class SnakeState:
+    """A :class:`RoiOutput`'s snakes at one moment: constraints and the boundaries
+    (a :class:`core.tasks.cimt.predict.RoiBoundaries`, never changed in place)."""
+
+    constraints: dict
+    boundaries: object
 
 
 def newest_snapshot(project, owns) -> tuple[Path, str] | None:
@@ -86,7 +105,8 @@ def newest_snapshot(project, owns) -> tuple[Path, str] | None:
 
 
 def frame_outputs(snapshot: Path, image: np.ndarray, boxes: list, spacings: list, *,
-                  device: str = "auto") -> Generator[Progress, None, list[RoiOutput]]:
+                  device: str = "auto", params=None
+                  ) -> Generator[Progress, None, list[RoiOutput]]:
     """The model's output on every ROI of a frame.
 
     Parameters
@@ -96,6 +116,8 @@ def frame_outputs(snapshot: Path, image: np.ndarray, boxes: list, spacings: list
     image : (H, W, 3) or (H, W) uint8
     boxes : list of (row0, col0, row1, col1)
     spacings : list of (dy, dx) mm or None, one per box
+    params : SnakeParams, optional
+        The snakes' parameters (default: their defaults).
 
     Yields
     ------
@@ -111,7 +133,8 @@ def frame_outputs(snapshot: Path, image: np.ndarray, boxes: list, spacings: list
     grey = as_grey(image)
     out = []
     for i, (box, spacing) in enumerate(zip(boxes, spacings, strict=True)):
-        b = yield from predict_roi(model, grey, box, device=device, spacing=spacing)
+        b = yield from predict_roi(model, grey, box, device=device, spacing=spacing,
+                                   params=params)
         out.append(RoiOutput(b))
         yield Progress("maps", i + 1, len(boxes), f"ROI {i + 1}")
     return out

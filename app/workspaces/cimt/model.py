@@ -6,7 +6,10 @@ newest model: on opening a study, after a new ROI, on Ctrl+M, and whenever train
 saves a new best snapshot while this study is open. A snake point the expert drags
 becomes a constraint (the snake must pass through it); the snake re-converges on the
 same confidence map at once, and the corrected boundary replaces the expert's tracing
-over the ROI's columns (one undo step).
+over the ROI's columns (one undo step, which also puts the snake on screen back as it
+was: its constraints and converged points; redo puts the correction back). The snakes
+converge with the project's snake parameters (:mod:`.snake_settings`); changing them
+re-converges the open frame's snakes, through their constraints.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import math
 import numpy as np
 from PySide6.QtWidgets import QTableWidgetItem
 
-from .maps import RoiOutput, frame_outputs, newest_snapshot
+from .history import SideChange
+from .maps import RoiOutput, SnakeState, frame_outputs, newest_snapshot
 
 
 def fmt_length(value: float | None, unit: str) -> str:
@@ -24,6 +28,12 @@ def fmt_length(value: float | None, unit: str) -> str:
     if value is None or not math.isfinite(value):
         return "–"
     return f"{value:.3f} mm" if unit == "mm" else f"{value:.1f} px"
+
+
+def _on_edge(points, row0: int, row1: int) -> bool:
+    """Whether a polyline touches the first or last row of an ROI (rows row0..row1-1)."""
+    p = np.asarray(points, float).reshape(-1, 2)
+    return bool(np.any((p[:, 0] <= row0 + 0.5) | (p[:, 0] >= row1 - 1.5)))
 
 
 class ModelMixin:
@@ -62,8 +72,9 @@ class ModelMixin:
         self._pending_frame = (self.study.id, self.frame)
         image = self._image
         device = self.training.device.currentData() or "auto"
-        self._maps.start(lambda: frame_outputs(path, image, boxes, spacings, device=device),
-                         "cimt-maps")
+        params = self.snake_params
+        self._maps.start(lambda: frame_outputs(path, image, boxes, spacings, device=device,
+                                               params=params), "cimt-maps")
         self.maps_button.setEnabled(False)
         self.job_bar.setRange(0, 0)
         self.job_bar.setFormat("maps…")
@@ -135,16 +146,26 @@ class ModelMixin:
         if roi >= len(rois) or rois[roi].id not in self._results:
             return
         ann = rois[roi]
+        out = self._results[ann.id]
+        before = out.state()
         try:
             snake = self.reconverge(ann.id, name, row, col)
         except ValueError as exc:
+            out.restore(before)
             self._say(f"snake not corrected: {exc}")
             self._show_results()
             return
-        self._store_line(name, splice(self.expert_line(name), snake))
+        after = out.state()
+        with self.history.step():  # the tracing and the snake on screen: one undo step
+            self._store_line(name, splice(self.traced(name), snake))
+            self.history.record(SideChange(
+                "snake", self.study.id, self.frame,
+                undo_fn=lambda: self._put_snakes(ann.id, out, after, before),
+                redo_fn=lambda: self._put_snakes(ann.id, out, before, after)))
         self._after_edit()
         n = len(self._results[ann.id].constraints[name])
-        self._say(f"ROI {roi + 1} {name}: snake re-converged through {n} corrected "
+        self._say(self._runaway_text() or
+                  f"ROI {roi + 1} {name}: snake re-converged through {n} corrected "
                   f"point{'s' if n != 1 else ''}; saved as the expert's {name} (Ctrl+Z undoes)")
 
     def reconverge(self, roi_id: int, name: str, row: float, col: float) -> np.ndarray:
@@ -155,13 +176,95 @@ class ModelMixin:
         row = float(np.clip(row, r0, r1 - 1))
         col = float(np.clip(col, c0, c1 - 1))
         out.constrain(name, row, col)
-        out.reconverge(self.spacing_of(out.box))
+        out.reconverge(self.spacing_of(out.box), self.snake_params)
         ids = [a.id for a in self.frame_rois()]
         if roi_id in ids:
             i = ids.index(roi_id)
             for n in ("LI", "MA"):
                 self.canvas.set_snake(i, n, out.snake(n))
         return out.snake(name)
+
+    def _put_snakes(self, roi_id: int, out: RoiOutput, expect: SnakeState,
+                    target: SnakeState) -> None:
+        """Undo / redo of a snake correction: put ``out``'s snakes back to ``target``.
+
+        When they are still as the correction left them (``expect``) the saved snakes come
+        back exactly; when they changed since (new snake parameters) they re-converge
+        through ``target``'s constraints. Maps computed since (a new RoiOutput) hold no
+        constraints: nothing to do."""
+        if self._results.get(roi_id) is not out:
+            return
+        if out.boundaries is expect.boundaries or out.boundaries is target.boundaries:
+            out.restore(target)
+            return
+        out.constraints = {k: list(v) for k, v in target.constraints.items()}
+        try:
+            out.reconverge(self.spacing_of(out.box), self.snake_params)
+        except ValueError as exc:
+            self._say(f"snake not re-converged: {exc}")
+
+    def set_snake_params(self, params) -> None:
+        """Use ``params`` (a SnakeParams) for this project's snakes: stored in the project
+        and the open frame's snakes re-converged (through their constraints)."""
+        from .snake_settings import describe, save_params
+
+        if params == self.snake_params:
+            self._say(f"{describe(params)} (unchanged)")
+            return
+        self.snake_params = params
+        save_params(self.project, params)
+        self.snake_button.setToolTip(self._snake_tip())
+        n, failed = 0, []
+        for out in list(self._results.values()):
+            try:
+                out.reconverge(self.spacing_of(out.box), params)
+                n += 1
+            except ValueError as exc:
+                failed.append(str(exc))
+        if self.study is not None:
+            self._show_results()
+        text = f"{describe(params)}; snakes of {n} ROI{'s' if n != 1 else ''} re-converged"
+        if failed:
+            text += f" ({len(failed)} not: {failed[0]})"
+        runaway = self._runaway_text()
+        self._say(f"{text} · {runaway}" if runaway else text)
+
+    def _runaway_text(self) -> str:
+        """A warning when a snake of the open frame lies on its ROI's top or bottom row
+        where its thinned boundary does not: it ran away rather than converged (free ends
+        of a rigid, corrected snake can); "" otherwise."""
+        for i, ann in enumerate(self.frame_rois()):
+            out = self._results.get(ann.id)
+            if out is None:
+                continue
+            r0, _c0, r1, _c1 = out.box
+            b = out.boundaries
+            for name, thin in (("LI", b.li_thin), ("MA", b.ma_thin)):
+                if _on_edge(out.snake(name), r0, r1) and not _on_edge(thin, r0, r1):
+                    return (f"⚠ ROI {i + 1} {name}: the snake ran to the ROI's edge and may "
+                            "not have converged; with free ends a rigid snake's end can run "
+                            "away: try fixed ends or another rigidity (Snake…)")
+        return ""
+
+    def edit_snake_params(self):
+        """Open the snake parameters dialog (non-blocking); returns it."""
+        from .snake_settings import SnakeSettingsDialog
+
+        dlg = getattr(self, "_snake_dialog", None)
+        if dlg is not None and dlg.isVisible():
+            dlg.raise_()
+            return dlg
+        dlg = self._snake_dialog = SnakeSettingsDialog(self.snake_params, self)
+        dlg.applied.connect(self.set_snake_params)
+        dlg.open()
+        return dlg
+
+    def _snake_tip(self) -> str:
+        from .snake_settings import describe
+
+        return ("Snake parameters of this project: tension, rigidity, pull to the map, "
+                f"smoothing, step, iterations… (now: {describe(self.snake_params)}); "
+                "changing them re-converges the snakes")
 
     # ------------------------------------------------------------------ numbers
     def roi_numbers(self, ann) -> dict:

@@ -1,10 +1,12 @@
 """ROIs, LI / MA tracings and calibration in the CIMT workspace; undo and redo.
 
 Every ROI drawn, every traced point added, moved or deleted is stored at once through
-the workspace's :class:`~core.store.history.AnnotationHistory` (one undo step each):
+the workspace's :class:`.history.CimtHistory` (one undo step each):
 ROIs as ``roi`` annotations (a :class:`~core.store.geometry.Box`, ``value=""``) and the
 tracings as one ``polyline`` annotation per frame and interface (``value`` "LI" or "MA").
-A tracing of one point is kept on the canvas until a second point makes it a line.
+A tracing of one point is not a polyline yet: it is stored at once as a draft in the
+project (:mod:`.drafts`; restored with the study, undoable) and becomes the stored
+polyline, in the same undo step, when the second point is placed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import numpy as np
 from PySide6.QtWidgets import QMessageBox
 
 from core.store.geometry import Box, Polyline
+
+from .drafts import set_draft, study_drafts
+from .history import SideChange
 
 MAX_ROIS = 3  # per study (SPEC §1.7: 3 per video in the paper)
 MIN_ROI_PX = 8  # rows and columns: the snakes need a few columns and rows to move in
@@ -45,6 +50,7 @@ class TracingMixin:
         self._rois = self.project.annotations(sid, kind="roi")
         self._lines = {(a.frame, a.value): a
                        for a in self.project.annotations(sid, kind="polyline")}
+        self._drafts = study_drafts(self.project, sid)
 
     def frame_rois(self) -> list:
         """The ROI annotations of the open frame, in the order they were drawn."""
@@ -61,10 +67,19 @@ class TracingMixin:
         a = self._lines.get((self.frame if frame is None else frame, name))
         return np.zeros((0, 2)) if a is None else np.asarray(a.geometry.points, float)
 
+    def traced(self, name: str, frame: int | None = None) -> np.ndarray:
+        """What the expert traced of ``name`` on ``frame`` (default: the open one): the
+        stored tracing, else the one-point draft (1, 2), else (0, 2)."""
+        f = self.frame if frame is None else frame
+        if (f, name) in self._lines:
+            return self.expert_line(name, f)
+        p = self._drafts.get((f, name))
+        return np.zeros((0, 2)) if p is None else np.array([p], float)
+
     def _show_annotations(self) -> None:
         """Put the open frame's ROIs, tracings and model output on the canvas."""
         for name in ("LI", "MA"):
-            self.canvas.set_tracing(name, self.expert_line(name))
+            self.canvas.set_tracing(name, self.traced(name))
         rois = self.frame_rois()
         self.canvas.set_rois([self.box_of(a) for a in rois])
         self._show_results()
@@ -122,26 +137,57 @@ class TracingMixin:
     # ------------------------------------------------------------------ tracings
     def _on_polyline_edited(self, name: str, points) -> None:
         """Store the frame's tracing of ``name`` after a point was added, moved or
-        deleted; fewer than 2 points remove the stored line (the canvas keeps one)."""
+        deleted (one undo step); one point is kept as a draft, none removes the line."""
         if self.study is None:
             return
         pts = np.asarray(points, float).reshape(-1, 2)
         self._store_line(name, pts)
         self._after_edit(keep_canvas=True)
         warn = crossing_text(self.expert_line("LI"), self.expert_line("MA"))
-        self._say(warn or f"{name}: {len(pts)} point{'s' if len(pts) != 1 else ''} on frame "
-                  f"{self.frame}" + (" (a tracing needs 2)" if len(pts) < 2 else ""))
+        n = len(pts)
+        if n == 1:
+            text = (f"{name}: 1 point on frame {self.frame}, saved as a draft: it becomes "
+                    "the tracing with the second point (a tracing needs 2)")
+        else:
+            text = f"{name}: {n} point{'s' if n != 1 else ''} on frame {self.frame}"
+        self._say(warn or text)
 
     def _store_line(self, name: str, pts: np.ndarray) -> None:
+        """Make ``pts`` the open frame's tracing of ``name``, as one undo step: a polyline
+        from 2 points, a draft at 1, nothing at 0."""
         old = self._lines.get((self.frame, name))
-        if len(pts) < 2:
+        with self.history.step():
+            if len(pts) < 2:
+                if old is not None:
+                    self.history.delete(old.id)
+                self._put_draft(name, pts[0] if len(pts) else None)
+                return
             if old is not None:
-                self.history.delete(old.id)
-        elif old is not None:
-            self.history.update(old.id, geometry=Polyline(pts))
-        else:
-            self.history.add(self.study.id, "polyline", Polyline(pts), frame=self.frame,
-                             value=name)
+                self.history.update(old.id, geometry=Polyline(pts))
+            else:
+                self.history.add(self.study.id, "polyline", Polyline(pts), frame=self.frame,
+                                 value=name)
+            self._put_draft(name, None)
+
+    def _put_draft(self, name: str, point) -> None:
+        """Set (or, ``point`` None, clear) the open frame's one-point draft of ``name`` in
+        the project, recorded in the open undo step."""
+        sid, frame = self.study.id, self.frame
+        was = self._drafts.get((frame, name))
+        now = None if point is None else (float(point[0]), float(point[1]))
+        if was == now:
+            return
+        project = self.project
+
+        def put(p):
+            def do() -> None:
+                set_draft(project, sid, frame, name, p)
+            return do
+
+        put(now)()
+        self._drafts = study_drafts(project, sid)
+        self.history.record(SideChange("draft", sid, frame, undo_fn=put(was),
+                                       redo_fn=put(now)))
 
     def _after_edit(self, keep_canvas: bool = False) -> None:
         """Re-read the study's annotations and redraw (the canvas' own tracing stays when

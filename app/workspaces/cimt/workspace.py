@@ -6,12 +6,14 @@ pixel spacing and where it came from. Centre: the frame (zoom, pan) with its ROI
 model's merged confidence map (green LI, red MA, adjustable opacity), the thinned
 step-like boundaries and the two converged snakes; dragging a snake's point makes it a
 constraint, the snake re-converges, and the corrected boundary is stored as the expert's
-tracing. Right: the training panel (its result tab: box plots of the boundary distances
-and the Bland–Altman plot of IMT) and the ROI table (IMT of system and expert, in mm, or
-in pixels, labelled, until the study is calibrated).
+tracing; *Snake…* sets the snakes' parameters (kept in the project). Right: the training
+panel (its result tab: box plots of the boundary distances and the Bland–Altman plot of
+IMT) and the ROI table (IMT of system and expert, in mm, or in pixels, labelled, until
+the study is calibrated).
 
 Every ROI, every traced point and every snake correction is written to the project the
-moment it is made, one undo step each.
+moment it is made, one undo step each (a first traced point as a draft until the second,
+:mod:`.drafts`); undoing a snake correction also puts the snake on screen back.
 """
 
 from __future__ import annotations
@@ -33,8 +35,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.store.history import AnnotationHistory
-
 from ...widgets.cimt_results import CimtResultsWidget
 from ...widgets.study_list import StudyListWidget
 from ...widgets.training_panel import TrainingPanelWidget
@@ -44,8 +44,10 @@ from ..base import MenuAction, Workspace
 from ..frame_quality.labelling import patient_text
 from ..registry import register_workspace
 from .files import FilesMixin
+from .history import CimtHistory
 from .keys import SHORTCUTS, install_shortcuts
 from .model import ModelMixin
+from .snake_settings import load_params, options_of
 from .tracing import TracingMixin
 
 TOOLS = (("select", "Select (V)", "Click an ROI to select it; drag a snake's point to "
@@ -71,7 +73,10 @@ class CimtWorkspace(ModelMixin, TracingMixin, FilesMixin, Workspace):
 
     def __init__(self, project, parent: QWidget | None = None) -> None:
         super().__init__(project, parent)
-        self.history = AnnotationHistory(project)
+        self.history = CimtHistory(project)
+        self.snake_params = load_params(project)
+        self._lines: dict = {}
+        self._drafts: dict = {}
         self.source = None
         self.study = None
         self.frame = 0
@@ -122,12 +127,17 @@ class CimtWorkspace(ModelMixin, TracingMixin, FilesMixin, Workspace):
         self.maps_button.setToolTip("Confidence maps, thinned boundaries and snakes of this "
                                     "frame's ROIs with the newest model (Ctrl+M)")
         self.maps_button.clicked.connect(self.compute_maps)
+        self.snake_button = QPushButton("Snake…")
+        self.snake_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.snake_button.setToolTip(self._snake_tip())
+        self.snake_button.clicked.connect(self.edit_snake_params)
         self.job_bar = QProgressBar()
         self.job_bar.setRange(0, 100)
         self.job_bar.setValue(0)
         self.job_bar.setFormat("no maps yet")
         self.job_bar.setTextVisible(True)
         self.job_bar.setMaximumWidth(240)
+        tools.addWidget(self.snake_button)
         tools.addWidget(self.maps_button)
         tools.addWidget(self.job_bar)
 
@@ -284,6 +294,12 @@ class CimtWorkspace(ModelMixin, TracingMixin, FilesMixin, Workspace):
         self.frame = -1
         self.show_frame(first)
         self.canvas.fit()
+        if self._drafts:
+            where = ", ".join(f"{name} on frame {f}" for f, name in sorted(self._drafts))
+            many = len(self._drafts) > 1
+            self._say(f"{self.study.name}: one-point draft tracing{'s' if many else ''} kept "
+                      f"({where}); add a second point to make {'them' if many else 'it'} "
+                      "a tracing")
         self.compute_maps(quiet=True)
 
     # ------------------------------------------------------------------ frames
@@ -306,7 +322,11 @@ class CimtWorkspace(ModelMixin, TracingMixin, FilesMixin, Workspace):
 
     # ------------------------------------------------------------------ protocol
     def task_options(self) -> dict:
-        return {"train_patches": int(self.training.crops.value()) * 1000}
+        opts = {"train_patches": int(self.training.crops.value()) * 1000}
+        snake = options_of(self.snake_params)
+        if snake:  # evaluation converges its snakes as the workspace does
+            opts["snake"] = snake
+        return opts
 
     def result_view(self) -> QWidget:
         return self.results

@@ -285,6 +285,43 @@ class ReviewMixin:
     def _on_queue_item(self, item: QListWidgetItem) -> None:
         self.select_candidate(int(item.data(_ID)))
 
+    # ------------------------------------------------------------------ from outside
+    _wanted_candidate: tuple[int, int] | None = None  # (study, candidate) awaiting its volume
+    _wanted_hooked = False
+
+    def show_candidate(self, cid: int) -> None:
+        """Select candidate ``cid`` of the open study (crosshair on its centre, its
+        planes): at once when the volume is loaded, else as soon as it is (the
+        experiments board opening a flip or a queued item)."""
+        if self.study is None:
+            return
+        if self.volume is not None:
+            self._wanted_candidate = None
+            if int(cid) in self._pos:
+                self.select_candidate(int(cid))
+            else:
+                self._say(f"candidate {cid} is not in {self.study.name} any more (the "
+                          "generator ran again)")
+            return
+        self._wanted_candidate = (self.study.id, int(cid))
+        if not self._wanted_hooked:
+            self.volume_loaded.connect(self._show_wanted_candidate)
+            self._wanted_hooked = True
+
+    def _show_wanted_candidate(self, study_id: int) -> None:
+        want, self._wanted_candidate = self._wanted_candidate, None
+        if want is not None and want[0] == study_id:
+            self.show_candidate(want[1])
+
+    def decision_stored(self, study_id: int) -> None:
+        """A decision on a candidate of ``study_id`` was written through ``self.history``
+        from outside (the experiments board's flip review): redraw it when that study is
+        open, and offer its undo."""
+        if self.study is not None and self.study.id == study_id and self.volume is not None:
+            self._load_truth()
+            self._refresh_markers()
+        self.undo_state_changed.emit()
+
     def next_in_queue(self) -> None:
         """Go to the least sure undecided candidate (the top of the queue)."""
         order = self.review_order()

@@ -208,6 +208,19 @@ class ReviewMixin:
     def _on_queue_item(self, item: QListWidgetItem) -> None:
         self.go_to_candidate(*item.data(256))
 
+    def decision_stored(self, study_id: int) -> None:
+        """A decision on a candidate of ``study_id`` was written through ``self.history``
+        from outside (the experiments board's flip review): redraw it when that study is
+        open, and offer its undo."""
+        from core.tasks.polyps.truth import study_truth
+
+        if self.study is not None and self.study.id == study_id:
+            self._truth = study_truth(self.project, study_id)
+            self._refresh_candidates()
+            self._update_queue()
+            self._update_progress()
+        self.undo_state_changed.emit()
+
     def next_in_queue(self) -> None:
         """Go to the least sure undecided candidate (the top of the queue)."""
         order = self.review_order()

@@ -13,18 +13,14 @@ every frame from ``landing + 16`` up to ``a`` has the same landing.
 time) and checks each frame it hands out against the scan's fingerprint, so what it
 returns is the sequential decode or an exception, never a neighbouring frame.
 
-:class:`IntraDecoder` serves intra-only MJPEG files (every frame a JPEG), where
-OpenCV's seek would still decode 16 frames it throws away: it reads the compressed
-packet without decoding (demuxing costs microseconds) and decodes that one JPEG with
-FFmpeg's own decoder, so the pixels are the ones the sequential decode gives (and are
-checked against the fingerprint like any other frame).
+:mod:`core.io.video.packets` holds the decoders that read compressed packets
+instead (:class:`~core.io.video.packets.IntraDecoder`,
+:class:`~core.io.video.packets.GopDecoder`).
 """
 
 from __future__ import annotations
 
 import bisect
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +32,6 @@ from core.io.video.index import VideoError, VideoInfo, frame_fingerprint, open_c
 
 SEEK_BACKOFF = 16  # OpenCV's FFmpeg seek lands on the keyframe at or before a - 16
 SEEK_OVERHEAD = 4  # fixed cost of a seek in frame decodes (demuxer seek + decoder flush)
-INTRA_COST = 2  # an IntraDecoder read in frame decodes (~1 ms at 500 x 350, 7 at 1080p)
-_RAW_SKIP = 512  # demuxing forward is ~5 us a packet: cheaper than a seek up to here
 
 
 @dataclass
@@ -46,10 +40,13 @@ class ReadStats:
 
     ``hits`` / ``misses``: reads found in the cache or not; ``waits``: misses that were
     served by waiting for the prefetcher; ``seeks``, ``grabs`` (frames decoded) and
-    ``retrieves`` (decoded frames converted to pixels): the reading thread's decoder;
-    ``intra``: frames decoded alone (intra-only files); ``prefetched``: frames the
-    background prefetcher put in the cache; ``plain``: cold jumps served by the plain
-    decoder (OpenCV's own threading, as a plain ``set``-and-``read`` has it).
+    ``retrieves`` (decoded frames converted to pixels): the reading thread's decoders;
+    ``intra``: frames decoded alone (intra-only files); ``gop``: cold jumps decoded
+    from the keyframe at or before the frame
+    (:class:`~core.io.video.packets.GopDecoder` fragments; their frames count as
+    grabs); ``prefetched``: frames the background prefetcher put in the cache;
+    ``plain``: cold jumps served by the plain decoder (OpenCV's own threading, as a
+    plain ``set``-and-``read`` has it).
     """
 
     hits: int = 0
@@ -59,6 +56,7 @@ class ReadStats:
     retrieves: int = 0
     waits: int = 0
     intra: int = 0
+    gop: int = 0
     prefetched: int = 0
     plain: int = 0
 
@@ -85,6 +83,11 @@ class Geometry:
         """The keyframe at or before ``i``."""
         j = bisect.bisect_right(self.keys, i) - 1
         return self.keys[j] if j >= 0 else 0
+
+    def key_after(self, i: int) -> int:
+        """The first keyframe after ``i``; ``n_frames`` when there is none."""
+        j = bisect.bisect_right(self.keys, i)
+        return self.keys[j] if j < len(self.keys) else self.n_frames
 
     def landing(self, a: int) -> int:
         """First frame decoded after ``set(POS_FRAMES, a)``."""
@@ -118,10 +121,75 @@ Take = Callable[[], "np.ndarray | None"]
 Sink = Callable[[int, np.ndarray], None]
 
 
-class Decoder:
+class FrameDecoder:
+    """A capture that yields frames in order and knows which one comes next.
+
+    The common part of :class:`Decoder` and :class:`~core.io.video.packets.GopDecoder`:
+    subclasses say how to get to a frame (:meth:`_position`, :meth:`needs_seek`) and
+    what it costs (:meth:`cost`). Not thread-safe: each thread has its own.
+    """
+
+    info: VideoInfo
+    geo: Geometry
+    stats: ReadStats
+    cap: cv2.VideoCapture | None
+    next: int | None  # index the next grab() yields; None: unknown
+
+    def needs_seek(self, i: int) -> bool:
+        """Whether reaching ``i`` is cheaper by moving the decoder than by decoding
+        forward from where it stands."""
+        raise NotImplementedError
+
+    def cost(self, i: int) -> int:
+        """Frame decodes a read of ``i`` alone costs, fixed overheads included."""
+        raise NotImplementedError
+
+    def _position(self, lo: int, attempt: int) -> None:
+        """Make sure the frames up to ``lo`` are next (a seek when :meth:`needs_seek`)."""
+        raise NotImplementedError
+
+    def _grab(self) -> int:
+        """Decode the next frame without converting it; return its index."""
+        raise NotImplementedError
+
+    def decode(self, lo: int, hi: int, want: Callable[[int], bool], sink: Sink,
+               take: Take | None = None, *, attempt: int = 0,
+               cancelled: Callable[[], bool] | None = None) -> None:
+        """Decode so frames ``lo..hi`` pass by; raises :class:`Desync` or
+        :class:`Cancelled`.
+
+        ``want(k)`` is asked once per frame ``k`` in ``lo..hi``; wanted frames are
+        converted (into ``take()``'s buffer when it gives one), checked against the
+        scan and passed to ``sink(k, bgr)`` as (H, W, 3) uint8 BGR arrays it then owns.
+        """
+        self._position(lo, attempt)
+        prints = self.info.fingerprints
+        while True:
+            if cancelled is not None and cancelled():
+                raise Cancelled
+            k = self._grab()
+            if k > hi:
+                raise Desync("seek overshot")
+            if k < lo or not want(k):
+                if k == hi:
+                    return
+                continue
+            buf = take() if take is not None else None
+            ok, bgr = self.cap.retrieve(buf) if buf is not None else self.cap.retrieve()
+            self.stats.retrieves += 1
+            if not ok or bgr is None:
+                raise Desync("no pixels")
+            if prints and frame_fingerprint(bgr) != prints[k]:
+                raise Desync("mismatch")
+            sink(k, bgr)
+            if k == hi:
+                return
+
+
+class Decoder(FrameDecoder):
     """One ``cv2.VideoCapture`` on a scanned video, and the frame it stands on.
 
-    Not thread-safe: each thread has its own.
+    Moves by OpenCV's seek. Not thread-safe: each thread has its own.
     """
 
     def __init__(self, info: VideoInfo, geometry: Geometry, stats: ReadStats, *,
@@ -130,8 +198,8 @@ class Decoder:
         self.geo = geometry
         self.stats = stats
         self.threads = threads
-        self.cap: cv2.VideoCapture | None = None
-        self.next: int | None = None  # index the next grab() yields; None: unknown
+        self.cap = None
+        self.next = None
         self._verify_next = False  # check the next grab's pts (right after a seek)
         self.open()
 
@@ -154,9 +222,11 @@ class Decoder:
                 int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
 
     def needs_seek(self, i: int) -> bool:
-        """Whether reaching ``i`` is cheaper by seeking than by decoding forward."""
         nxt = self.next
         return nxt is None or nxt > i or i - nxt > self.geo.seek_cost(i)
+
+    def cost(self, i: int) -> int:
+        return 1 + (self.geo.seek_cost(i) if self.needs_seek(i) else i - self.next)
 
     def read_range(self, lo: int, hi: int, want: Callable[[int], bool], sink: Sink,
                    take: Take | None = None) -> None:
@@ -185,15 +255,7 @@ class Decoder:
                          f"({reason}); the file may have been changed, moved or damaged "
                          f"since it was imported. File: {path}", path)
 
-    def decode(self, lo: int, hi: int, want: Callable[[int], bool], sink: Sink,
-               take: Take | None = None, *, attempt: int = 0,
-               cancelled: Callable[[], bool] | None = None) -> None:
-        """One try of :meth:`read_range`; raises :class:`Desync` or :class:`Cancelled`.
-
-        ``want(k)`` is asked once per frame ``k`` in ``lo..hi``; wanted frames are
-        converted (into ``take()``'s buffer when it gives one), checked against the
-        scan and passed to ``sink(k, bgr)`` as (H, W, 3) uint8 BGR arrays it then owns.
-        """
+    def _position(self, lo: int, attempt: int) -> None:
         if self.cap is None:
             raise Desync("decoder closed")
         if attempt == 2:
@@ -201,27 +263,6 @@ class Decoder:
         elif attempt == 1 or self.needs_seek(lo):
             # attempt 1 starts well before lo, for seeks that land late or inexactly
             self._seek(max(0, lo - 4 * SEEK_BACKOFF) if attempt == 1 else lo)
-        prints = self.info.fingerprints
-        while True:
-            if cancelled is not None and cancelled():
-                raise Cancelled
-            k = self._grab()
-            if k > hi:
-                raise Desync("seek overshot")
-            if k < lo or not want(k):
-                if k == hi:
-                    return
-                continue
-            buf = take() if take is not None else None
-            ok, bgr = self.cap.retrieve(buf) if buf is not None else self.cap.retrieve()
-            self.stats.retrieves += 1
-            if not ok or bgr is None:
-                raise Desync("no pixels")
-            if prints and frame_fingerprint(bgr) != prints[k]:
-                raise Desync("mismatch")
-            sink(k, bgr)
-            if k == hi:
-                return
 
     def _seek(self, i: int) -> None:
         self.cap.set(cv2.CAP_PROP_POS_FRAMES, i)
@@ -230,7 +271,6 @@ class Decoder:
         self._verify_next = True
 
     def _grab(self) -> int:
-        """Decode the next frame without converting it; return its index."""
         k = self.next
         if k is None or not self.cap.grab():
             raise Desync("end of data")
@@ -243,98 +283,3 @@ class Decoder:
                     raise Desync("unknown position")
         self.next = k + 1
         return k
-
-
-class IntraDecoder:
-    """Random access to an intra-only MJPEG video, one packet at a time.
-
-    A demux-only capture is moved to packet ``i`` (its presentation time says where it
-    is), the packet is written to a private temporary ``.jpg`` and decoded by a fresh
-    FFmpeg capture: about 1 ms at 500 x 350 where OpenCV's seek decodes 17 frames
-    (~10 ms). Only the thread that owns it may use it.
-    """
-
-    def __init__(self, info: VideoInfo, geometry: Geometry, stats: ReadStats) -> None:
-        self.info = info
-        self.geo = geometry
-        self.stats = stats
-        self.cap: cv2.VideoCapture | None = open_capture(info.path, raw=True)
-        self.next: int | None = 0
-        fd, self.tmp = tempfile.mkstemp(prefix="layertune-frame-", suffix=".jpg")
-        os.close(fd)
-
-    @classmethod
-    def probe(cls, info: VideoInfo, geometry: Geometry, stats: ReadStats
-              ) -> IntraDecoder | None:
-        """An IntraDecoder when every frame is a keyframe and packets are JPEG images."""
-        if (info.kind != "video" or info.n_frames < 2 or geometry.pts_index is None
-                or len(info.keyframes) != info.n_frames):
-            return None
-        try:
-            cap = open_capture(info.path, raw=True)
-        except VideoError:
-            return None
-        try:
-            ok, packet = cap.read()
-            if not ok or packet is None or bytes(packet.ravel()[:3]) != b"\xff\xd8\xff":
-                return None
-        finally:
-            cap.release()
-        try:
-            return cls(info, geometry, stats)
-        except (VideoError, OSError):  # e.g. no writable temporary folder
-            return None
-
-    def close(self) -> None:
-        if self.cap is not None:
-            self.cap.release()
-            self.cap = None
-            try:
-                os.unlink(self.tmp)
-            except OSError:
-                pass
-
-    def read(self, i: int) -> np.ndarray:
-        """Frame ``i`` as a new (H, W, 3) uint8 BGR array, checked against the scan."""
-        if self.cap is None:
-            raise Desync("decoder closed")
-        packet = self._packet(i)
-        with open(self.tmp, "wb") as f:
-            f.write(packet.tobytes())
-        cap = cv2.VideoCapture(self.tmp, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
-        try:
-            ok, bgr = cap.read()
-        finally:
-            cap.release()
-        self.stats.intra += 1
-        if not ok or bgr is None:
-            raise Desync("no pixels")
-        prints = self.info.fingerprints
-        if prints and frame_fingerprint(bgr) != prints[i]:
-            raise Desync("mismatch")
-        return bgr
-
-    def _packet(self, i: int) -> np.ndarray:
-        """The compressed packet of frame ``i`` (demuxing only)."""
-        index = self.geo.pts_index
-        for attempt in range(2):
-            if attempt:  # the seek landed somewhere unknown or late: demux from the start
-                self.cap.release()
-                self.cap = open_capture(self.info.path, raw=True)
-                self.next = 0
-            elif self.next is None or not 0 <= i - self.next <= _RAW_SKIP:
-                self.cap.set(cv2.CAP_PROP_POS_FRAMES, i)
-                self.next = None
-            while True:
-                if not self.cap.grab():
-                    raise Desync("end of data")
-                k = index.get(float(self.cap.get(cv2.CAP_PROP_PTS)))
-                self.next = None if k is None else k + 1
-                if k is None or k > i:
-                    break
-                if k == i:
-                    ok, packet = self.cap.retrieve()
-                    if not ok or packet is None:
-                        raise Desync("no packet")
-                    return packet
-        raise Desync("packet not found")

@@ -2,17 +2,20 @@
 
 Both scan with :func:`~core.io.video.index.scan_video` and store its
 :class:`~core.io.video.index.VideoInfo` as the study's index, so opening a study does
-not decode the video again; both open a :class:`~core.io.video.source.FrameSource`.
+not decode the video again; both open a :class:`~core.io.video.source.FrameSource`,
+as :func:`open_source` does for everyone else (:func:`read_frames`: frames in one pass).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.events import Notice, Progress
+import numpy as np
+
+from core.events import Notice, Progress, drain
 from core.io.base import StudyInfo
 from core.io.video.index import (
     IMAGE_EXTENSIONS,
@@ -20,11 +23,41 @@ from core.io.video.index import (
     content_hash,
     frame_files,
     is_video_path,
+    recent_scan,
     scan_video,
 )
-from core.io.video.source import FrameSource, open_source
+from core.io.video.source import FrameSource
 
-__all__ = ["FrameFolderReader", "VideoReader"]
+__all__ = ["FrameFolderReader", "VideoReader", "open_source", "read_frames"]
+
+
+def _scan_cached(path: str | os.PathLike[str]) -> VideoInfo:
+    info = recent_scan(path)
+    return info if info is not None else drain(scan_video(path))
+
+
+def open_source(path_or_info: str | os.PathLike[str] | VideoInfo,
+                cache_frames: int = 256) -> FrameSource:
+    """Open a :class:`FrameSource`, scanning first when given a path.
+
+    The scan of an unchanged file (same size and modification time) made earlier in
+    this process, by :func:`scan_video` or here, is reused: opening a video just
+    imported does not decode it all again. Across processes, store
+    ``VideoInfo.to_json()`` and pass ``VideoInfo.from_json(...)`` instead of a path.
+    """
+    info = (path_or_info if isinstance(path_or_info, VideoInfo)
+            else _scan_cached(path_or_info))
+    return FrameSource(info, cache_frames)
+
+
+def read_frames(path_or_info: str | os.PathLike[str] | VideoInfo,
+                indices: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Frames ``indices`` of a video or folder as (N, H, W, 3) uint8 RGB, in that order.
+
+    One forward pass over the sorted indices: efficient for training extraction.
+    """
+    with open_source(path_or_info, cache_frames=0) as src:
+        return src.read_many(indices)
 
 
 class _Indexed:

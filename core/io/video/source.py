@@ -8,80 +8,48 @@ the scan's fingerprint of that frame (see :mod:`core.io.video.decode`); a file c
 since its import raises :class:`VideoError` instead of showing another frame.
 
 Against ``cap.set(CAP_PROP_POS_FRAMES, i); cap.read()``, which decodes from the
-keyframe at or before ``i - 16`` on every call:
+keyframe at or before ``i - 16`` on every call: the decoder's position is tracked
+(stepping or jumping a little forward decodes only the frames in between); decoded
+frames go to an LRU cache, decoded into evicted frames' buffers (new memory costs page
+faults); a background thread keeps the block behind a viewer stepping backwards
+decoded (:mod:`core.io.video.cache`); intra-only MJPEG files decode a far frame's JPEG
+alone, and files without B-frames decode a cold jump from the keyframe at or before it
+(:mod:`core.io.video.packets`: 0-11 frames where OpenCV's seek decodes 16-27 with a
+keyframe every 12); other short-GOP files race a one-thread decoder against OpenCV's
+frame threading (:class:`~core.io.video.race.SeekRace`), as does the GOP decoder on
+more than two cores: which wins depends on the machine and its load.
 
-- the decoder's position is tracked, so stepping or jumping a little forward decodes
-  only the frames in between;
-- decoded frames go to an LRU cache (as decoded, BGR: converting and copying out on
-  a hit is one pass over the frame). New memory costs page faults (~0.3 ms a frame
-  on a virtual machine), so frames are decoded into evicted frames' buffers, and
-  lone frames read back to back take turns in two buffers (the last two stay
-  cached): the cache grows while the caller pauses (a viewer), not while it reads
-  as fast as it can;
-- stepping backwards: a viewer that pauses between steps (the GUI) gets the frames the
-  same seek decodes anyway, and a background thread with its own decoder keeps the
-  block behind it decoded (:mod:`core.io.video.cache`), so further steps are cache hits;
-  it stops when the viewer jumps elsewhere or the source closes. Reads that come back
-  to back leave no pause to hide work in: they get one long block in one pass, the
-  fewest decodes;
-- intra-only MJPEG files read a far frame by decoding its JPEG alone (~10x faster
-  than a seek, which decodes 16 frames for nothing);
-- short-GOP files get two decoders, one single-threaded and one with OpenCV's own
-  frame threading (the plain ``set``-and-``read``'s); a cold jump decodes exactly the
-  frames OpenCV's seek does, on the plain one unless the other has lately cost
-  clearly less wall time per frame (:class:`~core.io.video.race.SeekRace`): one
-  thread wins on a loaded machine, frame threading on an idle one, so neither is
-  assumed.
-
-What remains: a cold jump into an inter-coded video (mp4v, H.264) must decode from
-the keyframe OpenCV's seek lands on, as OpenCV does, so it costs about what OpenCV's
-own seek costs.
+What remains: files with B-frames (H.264 as cameras and ffmpeg write it) store
+packets out of presentation order, so their cold jumps still decode from the
+keyframe OpenCV's seek lands on and cost about what OpenCV's own seek costs; every
+frame decoded costs its fingerprint check (~0.1 ms at 500 x 350), the price of
+knowing it is the imported frame; stepping forward opens a new GOP fragment at the
+end of each (~0.3 ms, amortised over growing fragments); and the race of the GOP
+decoder with the plain seek on more than two cores has not been measured on such a
+machine yet.
 """
 
 from __future__ import annotations
 
+import functools
 import operator
 import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from core.events import drain
 from core.io.video.cache import Job, SharedCache, prefetch_worker, release
-from core.io.video.decode import (
-    INTRA_COST,
-    SEEK_OVERHEAD,
-    Decoder,
-    Desync,
-    Geometry,
-    IntraDecoder,
-    ReadStats,
-)
-from core.io.video.index import (
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    VideoError,
-    VideoInfo,
-    content_hash,
-    frame_files,
-    is_video_path,
-    natural_key,
-    read_image,
-    recent_scan,
-    scan_video,
-)
+from core.io.video.decode import SEEK_OVERHEAD, Decoder, Desync, Geometry, ReadStats, Sink, Take
+from core.io.video.index import VideoError, VideoInfo, read_image
+from core.io.video.packets import INTRA_COST, GopDecoder, IntraDecoder
 from core.io.video.race import SeekRace
 
-__all__ = [
-    "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FrameSource", "ReadStats", "VideoError",
-    "VideoInfo", "content_hash", "frame_files", "is_video_path", "natural_key",
-    "open_source", "read_frames", "recent_scan", "scan_video",
-]
+__all__ = ["FrameSource", "ReadStats"]
 
 _MAX_BACK_BLOCK = 64  # frames per backward block (~0.3 s of decoding at 1080p)
 _MIN_JOB = 16  # frames of the prefetch job nearest the viewer (each job costs a seek)
@@ -139,6 +107,8 @@ class FrameSource:
         # jumps, the plain one in 12 (as a plain loop's does), also after a switch
         self._race = SeekRace(warmup=(3, 12), settle=(1, 12), prefer=1, margin=0.05)
         self._intra: IntraDecoder | None = None
+        self._gop: GopDecoder | None = None  # cold jumps from the keyframe before them
+        self._gop_race: SeekRace | None = None  # it (0) or the plain seek (1), see below
         self._closers: list[object] = []
         self._finalizer = weakref.finalize(self, release, self._shared, self._workers,
                                            self._closers)
@@ -159,9 +129,18 @@ class FrameSource:
                              info.path)
         self._intra = IntraDecoder.probe(info, self._geo, self.stats)
         self._closers.append(self._intra)
+        if self._intra is None:
+            self._gop = GopDecoder.probe(info, self._geo, self.stats)
+            self._closers.append(self._gop)
         if threads == 1 and self._intra is None:
             self._plain = Decoder(info, self._geo, self.stats, threads=0)
             self._closers.append(self._plain)
+        if self._gop is not None and self._plain is not None and _cores() > 2:
+            # the GOP decoder decodes ~3x fewer frames on one thread; with more than
+            # two cores OpenCV's frame threading might still decode a seek's faster
+            # (large frames), so there it is measured as well (on two it gains < 1.3x)
+            self._gop_race = SeekRace(warmup=(1, 12), settle=(1, 12), prefer=0,
+                                      margin=0.05)
 
     # -- public ---------------------------------------------------------------------
 
@@ -333,9 +312,8 @@ class FrameSource:
             except (Desync, cv2.error, OSError):
                 self._intra.close()  # not usable for this file after all
                 self._intra = None
-        decoder, timed = self._choose(lo, i)
-        t0 = time.perf_counter()
         out: list[np.ndarray] = []
+        take: Take | None = None
         if keep:
             def want(k: int) -> bool:
                 if k == i:
@@ -354,14 +332,53 @@ class FrameSource:
                 if copy is not None:
                     out.append(copy)
 
-            decoder.read_range(lo, i, want, sink, lambda: self._shared.take(recycle))
+            take = functools.partial(self._shared.take, recycle)
         else:
-            decoder.read_range(i, i, lambda k: True,
-                               lambda k, bgr: out.append(_rgb(bgr, own=True)))
+            def want(k: int) -> bool:
+                return True
+
+            def sink(k: int, bgr: np.ndarray) -> None:
+                out.append(_rgb(bgr, own=True))
+        if lo == i and self._gop is not None and self._via_gop(i, want, sink, take):
+            return out[-1]
+        decoder, timed = self._choose(lo, i)
+        t0 = time.perf_counter()
+        decoder.read_range(lo, i, want, sink, take)
         if timed is not None:
             self._race.record(timed, time.perf_counter() - t0,
                               self._geo.seek_cost(i) - SEEK_OVERHEAD + 1)
         return out[-1]
+
+    def _via_gop(self, i: int, want: Callable[[int], bool], sink: Sink, take: Take | None
+                 ) -> bool:
+        """Serve lone frame ``i`` as :meth:`_decode` would if the GOP decoder reaches it
+        in fewer decodes than the others: True if served so.
+
+        On a cold jump (all would seek) with a race, the race picks it or the plain
+        seek. Its first failure turns it off for the file (False: not served).
+        """
+        gop, one, plain = self._gop, self._decoder, self._plain
+        others = [d for d in (one, plain) if d is not None]
+        if gop.cost(i) >= min(d.cost(i) for d in others):
+            return False
+        race = self._gop_race if gop.needs_seek(i) and all(
+            d.needs_seek(i) for d in others) else None
+        k = race.pick() if race is not None else 0
+        t0 = time.perf_counter()
+        if k == 1:
+            self.stats.plain += 1
+            plain.read_range(i, i, want, sink, take)
+        else:
+            try:
+                gop.decode(i, i, want, sink, take)
+            except (Desync, cv2.error, OSError):
+                gop.close()  # not usable for this file after all
+                self._gop = self._gop_race = None
+                return False
+        if race is not None:
+            race.record(k, time.perf_counter() - t0,
+                        self._geo.seek_cost(i) - SEEK_OVERHEAD + 1)
+        return True
 
     # -- prefetch -----------------------------------------------------------------------
 
@@ -408,35 +425,14 @@ class FrameSource:
             t.start()
 
 
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _rgb(bgr: np.ndarray, own: bool) -> np.ndarray:
     """RGB version of a BGR frame: in place if ``own`` (nobody else holds it)."""
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr if own else None)
-
-
-def _scan_cached(path: str | os.PathLike[str]) -> VideoInfo:
-    info = recent_scan(path)
-    return info if info is not None else drain(scan_video(path))
-
-
-def open_source(path_or_info: str | os.PathLike[str] | VideoInfo,
-                cache_frames: int = 256) -> FrameSource:
-    """Open a :class:`FrameSource`, scanning first when given a path.
-
-    The scan of an unchanged file (same size and modification time) made earlier in
-    this process, by :func:`scan_video` or here, is reused: opening a video just
-    imported does not decode it all again. Across processes, store
-    ``VideoInfo.to_json()`` and pass ``VideoInfo.from_json(...)`` instead of a path.
-    """
-    info = (path_or_info if isinstance(path_or_info, VideoInfo)
-            else _scan_cached(path_or_info))
-    return FrameSource(info, cache_frames)
-
-
-def read_frames(path_or_info: str | os.PathLike[str] | VideoInfo,
-                indices: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Frames ``indices`` of a video or folder as (N, H, W, 3) uint8 RGB, in that order.
-
-    One forward pass over the sorted indices: efficient for training extraction.
-    """
-    with open_source(path_or_info, cache_frames=0) as src:
-        return src.read_many(indices)

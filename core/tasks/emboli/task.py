@@ -74,6 +74,9 @@ class EmboliTask(TaskBase):
     item_kind = "candidate"
     annotation_kinds = ("sphere", "mask", "point")
     study_kinds = ("ct_series",)
+    #: where depths are compared (recommendation, pairwise tests): SPEC §1.5's point
+    operating_fps = (3.0,)
+    fp_unit = "volume"
 
     config_class = EmboliTaskConfig
 
@@ -132,17 +135,12 @@ class EmboliTask(TaskBase):
     def scores(self, probs: np.ndarray) -> np.ndarray:
         return np.asarray(probs, np.float64)[:, list(self.positive)].sum(axis=1)
 
-    def evaluate(self, items: ItemSet, probs: np.ndarray, *,
-                 rng: np.random.Generator | None = None, project=None):
-        """FROC per volume over the emboli of the items' studies; CIs resample patients."""
-        from core.stats.froc import froc_analysis
-
-        if project is None:
-            raise ValueError("the emboli FROC needs the project (its marks give the emboli)")
-        probs = self.checked_probs(items, probs)
-        score_of = dict(zip(items.indices.tolist(), self.scores(probs)))
+    def froc_data(self, project, study_ids, score_of) -> dict:
+        """The FROC's inputs for candidates scored ``score_of`` (candidate id -> score):
+        every accepted embolus of the studies, every volume in the FP rate, volumes
+        grouped by patient (see :meth:`core.tasks.polyps.PolypTask.froc_data`)."""
         scores, lesion_ids, image_ids, lesions, images, groups = [], [], [], [], [], {}
-        for study_id in items.by_study():
+        for study_id in study_ids:
             study = project.study(study_id)
             sitems, slesions, truth = self.study_items(project, study)
             key = str(study.id)
@@ -154,7 +152,21 @@ class EmboliTask(TaskBase):
                     scores.append(score_of[cid])
                     lesion_ids.append(les)
                     image_ids.append(key)
+        return {"scores": np.asarray(scores, np.float64), "lesion_ids": lesion_ids,
+                "image_ids": image_ids, "lesions": lesions, "images": images,
+                "groups": groups}
+
+    def evaluate(self, items: ItemSet, probs: np.ndarray, *,
+                 rng: np.random.Generator | None = None, project=None):
+        """FROC per volume over the emboli of the items' studies (:meth:`froc_data`);
+        CIs resample patients."""
+        from core.stats.froc import froc_analysis
+
+        if project is None:
+            raise ValueError("the emboli FROC needs the project (its marks give the emboli)")
+        probs = self.checked_probs(items, probs)
+        score_of = dict(zip(items.indices.tolist(), self.scores(probs)))
+        d = self.froc_data(project, items.by_study(), score_of)
         seed = int(rng.integers(2**31)) if rng is not None else 0
-        return froc_analysis(np.asarray(scores, np.float64), lesion_ids, image_ids,
-                             lesions=lesions, images=images, groups=groups,
+        return froc_analysis(d.pop("scores"), d.pop("lesion_ids"), d.pop("image_ids"), **d,
                              fps=FROC_FPS_PER_VOLUME, n_boot=self.config.n_boot, seed=seed)

@@ -137,6 +137,9 @@ class PolypTask(TaskBase):
     item_kind = "candidate"
     annotation_kinds = ("mask", "box", "point")
     study_kinds = ("video", "frames", "images")
+    #: where depths are compared (recommendation, pairwise tests): the CPM's rates
+    operating_fps = FROC_FPS
+    fp_unit = "frame"
 
     config_class = PolypTaskConfig
 
@@ -238,22 +241,18 @@ class PolypTask(TaskBase):
     def scores(self, probs: np.ndarray) -> np.ndarray:
         return np.asarray(probs, np.float64)[:, list(self.positive)].sum(axis=1)
 
-    def evaluate(self, items: ItemSet, probs: np.ndarray, *,
-                 rng: np.random.Generator | None = None, project=None):
-        """FROC of the candidates over the polyps of their studies' frames with truth.
+    def froc_data(self, project, study_ids, score_of) -> dict:
+        """The FROC's inputs for candidates scored ``score_of`` (candidate id -> score).
 
-        Every polyp of those frames counts (missed ones too), and every frame with
-        truth counts in the false-positive rate (those without a candidate too). 95 %
-        CIs: bootstrap over whole videos (patients), :data:`FROC_FPS` rates, CPM.
+        Every polyp of the studies' frames with truth counts (missed ones too), and
+        every such frame counts in the false-positive rate (those without a candidate
+        too); candidates without a score or a label are left out. Returns the keyword
+        form :func:`core.stats.froc.froc_analysis` and
+        :func:`core.stats.recommend.recommend_depth` take: ``scores``, ``lesion_ids``,
+        ``image_ids``, ``lesions``, ``images``, ``groups`` (frame -> video).
         """
-        from core.stats.froc import froc_analysis
-
-        if project is None:
-            raise ValueError("the polyp FROC needs the project (its masks give the polyps)")
-        probs = self.checked_probs(items, probs)
-        score_of = dict(zip(items.indices.tolist(), self.scores(probs)))
         scores, lesion_ids, image_ids, lesions, images, groups = [], [], [], [], [], {}
-        for study_id in items.by_study():
+        for study_id in study_ids:
             study = project.study(study_id)
             sitems, slesions = self.study_items(project, study)
             truth = study_truth(project, study_id)
@@ -269,7 +268,23 @@ class PolypTask(TaskBase):
                 scores.append(score_of[cid])
                 lesion_ids.append(les)
                 image_ids.append(image_key(study, cands[cid].frame))
+        return {"scores": np.asarray(scores, np.float64), "lesion_ids": lesion_ids,
+                "image_ids": image_ids, "lesions": lesions, "images": images,
+                "groups": groups}
+
+    def evaluate(self, items: ItemSet, probs: np.ndarray, *,
+                 rng: np.random.Generator | None = None, project=None):
+        """FROC of the candidates over the polyps of their studies' frames with truth
+        (:meth:`froc_data`). 95 % CIs: bootstrap over whole videos (patients),
+        :data:`FROC_FPS` rates, CPM.
+        """
+        from core.stats.froc import froc_analysis
+
+        if project is None:
+            raise ValueError("the polyp FROC needs the project (its masks give the polyps)")
+        probs = self.checked_probs(items, probs)
+        score_of = dict(zip(items.indices.tolist(), self.scores(probs)))
+        d = self.froc_data(project, items.by_study(), score_of)
         seed = int(rng.integers(2**31)) if rng is not None else 0
-        return froc_analysis(np.asarray(scores, np.float64), lesion_ids, image_ids,
-                             lesions=lesions, images=images, groups=groups, fps=FROC_FPS,
-                             n_boot=self.config.n_boot, seed=seed)
+        return froc_analysis(d.pop("scores"), d.pop("lesion_ids"), d.pop("image_ids"), **d,
+                             fps=FROC_FPS, n_boot=self.config.n_boot, seed=seed)
