@@ -86,8 +86,10 @@ def test_constraint_on_free_end_fixes_it():
     np.testing.assert_array_equal(out[-1], (20.0, W - 1.0))
 
 
-@pytest.mark.parametrize("ends", ["fixed", "free", "fixed-free", "free-fixed"])
+@pytest.mark.parametrize("ends", ["fixed", "free-fixed"])
 def test_same_result_as_skimage_active_contour(ends):
+    """skimage's last free end has a sign error (see ``_system``): the same snake where
+    that end is fixed; the free last end is checked by symmetry below."""
     from skimage.segmentation import active_contour
 
     # gamma 0.1: with skimage's 0.01 every step saturates and the dynamics are chaotic
@@ -101,6 +103,27 @@ def test_same_result_as_skimage_active_contour(ends):
     ref = active_contour(prob, init, **p.skimage_kwargs())
     ours = open_snake(prob, init, p)
     assert np.abs(ours - ref).max() < 1e-8
+
+
+@pytest.mark.parametrize("beta", [0.1, 1.0, 1.55, 2.0, 3.0])
+@pytest.mark.parametrize("pin", [None, 6.0])
+def test_free_ends_are_mirror_images_and_stay_on_the_ridge(beta, pin):
+    """A snake and its left-right mirror image converge to mirror images (skimage's last
+    free end ran off the map at rigidity ~2, with a dragged point, while its first did
+    not), and a straight ridge holds both ends whatever the rigidity."""
+    h, w = 60, 80
+    prob = np.exp(-0.5 * ((np.arange(h)[:, None] - 30.0) / 2.0) ** 2) * np.ones((1, w))
+    prob[:, : w // 2] *= 1.0 + 0.2 * np.linspace(0, 1, w // 2)  # not symmetric itself
+    cols = np.arange(w, dtype=np.float64)
+    init = np.column_stack([np.full(w, 30.0), cols])
+    p = SnakeParams(beta=beta)
+    cons = [] if pin is None else [(40, (30.0 + pin, 40.0))]
+    ours = open_snake(prob, init, p, cons)
+    mirror_cons = [] if pin is None else [(w - 1 - 40, (30.0 + pin, 39.0))]
+    mirrored = open_snake(prob[:, ::-1], np.column_stack([init[::-1, 0], w - 1 - cols[::-1]]),
+                          p, mirror_cons)
+    np.testing.assert_allclose(ours[:, 0], mirrored[::-1, 0], atol=0.05)
+    assert abs(ours[0, 0] - 30.0) < 1.0 and abs(ours[-1, 0] - 30.0) < 1.0
 
 
 def test_field_reuse_gives_the_same_snake():

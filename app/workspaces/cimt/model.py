@@ -241,9 +241,9 @@ class ModelMixin:
             b = out.boundaries
             for name, thin in (("LI", b.li_thin), ("MA", b.ma_thin)):
                 if _on_edge(out.snake(name), r0, r1) and not _on_edge(thin, r0, r1):
-                    return (f"⚠ ROI {i + 1} {name}: the snake ran to the ROI's edge and may "
-                            "not have converged; with free ends a rigid snake's end can run "
-                            "away: try fixed ends or another rigidity (Snake…)")
+                    return (f"⚠ ROI {i + 1} {name}: the snake ran to the ROI's edge, where "
+                            "its thinned boundary does not go: check the map there, or try "
+                            "fixed ends or other snake settings (Snake…)")
         return ""
 
     def edit_snake_params(self):

@@ -79,9 +79,7 @@ FIELDS: tuple[tuple[str, str, str, float, float, int | None, str], ...] = (
 )
 ENDS_TIP = ("How the snake's ends behave (boundary condition): free ends slide to where "
             "the map pulls them; fixed ends stay where the thinned boundary starts and "
-            "ends; fixed-free / free-fixed fix only the first / last (left / right) end. "
-            "A free end of a rigid snake with a corrected point can run away (to the "
-            "ROI's edge): fixed ends prevent it.")
+            "ends; fixed-free / free-fixed fix only the first / last (left / right) end.")
 SHOWN = tuple(f[0] for f in FIELDS) + ("ends",)
 STEPS = {"alpha": 0.005, "beta": 0.05, "gamma": 0.01, "max_px_move": 0.1, "sigma": 0.25,
          "convergence": 0.05}  # arrow-key steps (others: 0.1, or 1 for whole numbers)

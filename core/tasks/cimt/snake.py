@@ -222,7 +222,16 @@ def _check_constraints(constraints: Iterable, n: int) -> dict[int, tuple[float, 
 
 def _system(n: int, p: SnakeParams, pinned: set[int]) -> tuple[np.ndarray, np.ndarray]:
     """``A + gamma I`` of skimage's open snake with ``pinned`` points held, and the
-    per-point force scale (0 held, 2 at a free end, else 1), both as skimage builds them."""
+    per-point force scale (0 held, 2 at a free end, else 1), as skimage builds them but
+    for one sign.
+
+    A free end's two rows say its second and third differences vanish. skimage writes
+    the third difference at the last end as at the first, ``[-1, 3, -3, 1]``, not
+    mirrored: the row's diagonal is then ``-3 + gamma``, and with a rigidity ``beta``
+    of about 1.5 or more the last end leaves the ridge and runs off the map while the
+    first stays (a snake and its mirror image then converge differently). Here the
+    last end's row is the mirror, ``[1, -3, 3, -1]``: both ends behave alike.
+    """
     a = np.zeros((n, n))
     i = np.arange(n)
     a[i, i] = 2 * p.alpha + 6 * p.beta
@@ -245,10 +254,10 @@ def _system(n: int, p: SnakeParams, pinned: set[int]) -> tuple[np.ndarray, np.nd
         a[-1], a[-2] = 0.0, 0.0
         a[-2, -3:] = [1, -2, 1]
         fscale[-1] = 0.0
-    else:
+    else:  # the first end's rows mirrored (skimage keeps [-1, 3, -3, 1] here: see above)
         a[-1], a[-2] = 0.0, 0.0
         a[-1, -3:] = [1, -2, 1]
-        a[-2, -4:] = [-1, 3, -3, 1]
+        a[-2, -4:] = [1, -3, 3, -1]
         fscale[-1] = 2.0
     for k in pinned:
         a[k] = 0.0
