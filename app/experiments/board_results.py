@@ -52,6 +52,10 @@ class ResultsPanel(QTabWidget):
         self._tables_ready = False
 
         self.figure = ResultFigureWidget()
+        from core.report.results import FP_UNITS
+        from core.tasks.base import canonical_name
+
+        self.figure.fp_unit = FP_UNITS.get(canonical_name(board.task), "image")
         self.runs_table = RunsTableWidget()
 
         sig = QWidget()
@@ -151,9 +155,9 @@ class ResultsPanel(QTabWidget):
         self.sig_choice.blockSignals(False)
         self.sig_choice.setVisible(len(self.tables) > 1)
         self._show_table()
-        plan = self.board.project.experiment(self.experiment_id).plan or {}
-        target = (plan.get("target") or {}).get("value") if isinstance(
-            plan.get("target"), dict) else None
+        # the plan's target value, as the budget curves carry it (no database read here:
+        # a late result may arrive while the window closes its project)
+        target = next((d.get("target") for d in (budget or {}).values()), None)
         self.budget.set_budget(budget, target)
 
     def _raw_advice(self):
@@ -309,6 +313,7 @@ class _Statistics(QObject):
         return self.slot.is_running()
 
     def shutdown(self, timeout_ms: int) -> bool:
+        self.seq += 1  # a result still queued for the GUI thread is dropped
         return self.slot.shutdown(timeout_ms)
 
     def _on_event(self, ev) -> None:

@@ -39,6 +39,7 @@ class ResultFigureWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.kind = ""
+        self.fp_unit = "image"  # what a FROC's "image" is: frame (polyps), volume (emboli)
         self.runs: list[RunResult] = []
         self.rows: list[tuple] = []  # the CSV: (run, kind, x, y, lo, hi)
         self._lay = QVBoxLayout(self)
@@ -128,7 +129,8 @@ class ResultFigureWidget(QWidget):
                   if rates.size else (-3.5, 3.5))
         lx = lambda f: np.log2(np.maximum(np.asarray(f, float), 2.0 ** x0))  # noqa: E731
         per = views[0][1].per
-        p.setLabel("bottom", f"false positives per {'video' if per == 'group' else per}")
+        unit = "video" if per == "group" else self.fp_unit if per == "image" else per
+        p.setLabel("bottom", f"false positives per {unit}")
         p.setLabel("left", "sensitivity")
         legend = _legend(p)
         for r, v in views:

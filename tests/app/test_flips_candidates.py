@@ -207,6 +207,7 @@ def test_flip_widget_marks_a_decided_row_on_screen(qtbot, polyps, tmp_path):
     win, ws = polyps
     a, b, _, _ = _polyp_flips(win.project, ws)
     board = win.experiment_board(ws)
+    assert board.results.figure.fp_unit == "frame"  # the FROC's x axis: FPs per frame
     flips = board.results.flips
     flips.reload_runs(a.id, b.id)
     flips.list.setCurrentRow(0)
