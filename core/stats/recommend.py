@@ -253,7 +253,8 @@ def _compare(kind: str, results: Mapping[str, Any], order: list[str], alpha: flo
         best = max(order, key=lambda d: (values[d], -order.index(d)))
         margin = DEFAULT_MARGINS["sensitivity"] if margin is None else margin
         for d in order:
-            row = {"value": values[d], "value_ci": (math.nan, math.nan)}
+            row = {"value": values[d], "value_ci": _froc_value_ci(dets[d], kw, fp_rate,
+                                                                  n_boot, seed, alpha)}
             if d != best:
                 c = compare_froc_at(dets[d], dets[best], fp_rate, n_boot=n_boot, seed=seed,
                                     alpha=alpha, **kw)
@@ -280,6 +281,23 @@ def _compare(kind: str, results: Mapping[str, Any], order: list[str], alpha: flo
                        p_ni=_error_ni_p(diff, margin))
         rows.append(row)
     return best, margin, rows, "Wilcoxon signed-rank (paired)", "mean error per ROI"
+
+
+def _froc_value_ci(d: Detections, kw: dict, fp_rate: Any, n_boot: int, seed: int,
+                   alpha: float) -> tuple[float, float]:
+    """Bootstrap CI of one depth's (mean) sensitivity at ``fp_rate``, resampling the same
+    units as the comparison (:func:`core.stats.froc.froc_analysis`: its CPM over those
+    rates); NaNs without replicates."""
+    from core.stats.froc import froc_analysis
+
+    if not n_boot:
+        return math.nan, math.nan
+    rates = [fp_rate] if np.isscalar(fp_rate) else list(fp_rate)
+    res = froc_analysis(d.scores, d.lesion_ids, d.image_ids, lesions=kw["lesions"],
+                        images=kw.get("images"), ignore=d.ignore, groups=kw.get("groups"),
+                        fps=rates, n_boot=n_boot, seed=seed, per=kw.get("per", "image"),
+                        alpha=alpha)
+    return tuple(float(v) for v in res.cpm_ci)
 
 
 def recommend_depth(

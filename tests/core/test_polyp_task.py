@@ -253,6 +253,10 @@ def test_depth_sweep_of_polyps_is_compared_and_recommended_on_its_frocs(polyp_pr
     assert rec.evidence.test == "paired bootstrap over subjects"
     best = max(rec.rows, key=lambda row: row.value)
     assert rec.best_depth == best.depth
+    cpm = {r.depth: r.metrics["test"]["cpm"] for r in runs}
+    for row in rec.rows:  # the value is the run's CPM (the CPM's rates), with its CI
+        lo, hi = row.value_ci
+        assert row.value == pytest.approx(cpm[row.depth]) and lo <= row.value <= hi
 
     assert main(["recommend", "--project", str(project.folder), "--experiment",
                  str(exp.id), "--json"]) == 0
