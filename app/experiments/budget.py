@@ -78,9 +78,9 @@ class LabelBudgetWidget(QWidget):
         except ValueError:
             return None
 
-    def answer_for(self, name: str, have: float) -> str:
-        """The sentence for group ``name``: labels needed with its interval, or why not."""
-        got = self.needed(name)
+    def _answer(self, name: str, got, have: float) -> str:
+        """The sentence for group ``name`` (``got``: its :meth:`needed`): labels needed
+        with its interval, or why not."""
         target = float(self.target.value())
         if got is None:
             return f"{name}: no learning-curve fit (it needs 3 or more evaluated runs)"
@@ -134,8 +134,8 @@ class LabelBudgetWidget(QWidget):
                                            pen=pg.mkPen(None))
                     p.addItem(pg.FillBetweenItem(lo_i, hi_i, brush=pg.mkBrush(*c, 40)))
             have = float(np.nanmax(n)) if n.size else math.nan
-            answers.append(self.answer_for(name, have))
             got = self.needed(name)
+            answers.append(self._answer(name, got, have))
             if got is not None and got.reachable and math.isfinite(got.estimate):
                 p.addItem(pg.InfiniteLine(got.estimate, angle=90, pen=pg.mkPen(
                     c, style=pg.QtCore.Qt.PenStyle.DotLine)))

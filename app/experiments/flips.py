@@ -176,17 +176,18 @@ class FlipReviewWidget(QWidget):
             it = QListWidgetItem(text)
             it.setData(_ROLE, f)
             self.list.addItem(it)
+        n_compared = 0 if self.flips else self._n_compared(a, b)
         if self.flips:
             self.summary.setText(f"{len(self.flips)} item(s) changed decision from run {a} "
                                  f"to run {b}.")
-        elif not self._n_compared(a, b):
+        elif not n_compared:
             self.summary.setText(f"Runs {a} and {b} have not both scored a study yet (runs "
                                  "trained from the command line score none): Score the "
                                  "studies with every run in the Disagreement tab, then "
                                  "come back.")
         else:
             self.summary.setText(f"No item changed decision from run {a} to run {b} "
-                                 f"({self._n_compared(a, b)} items scored by both).")
+                                 f"({n_compared} items scored by both).")
         if self.flips:
             self.list.setCurrentRow(0)
 

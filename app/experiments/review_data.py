@@ -219,20 +219,13 @@ def study_candidates(project, task_name: str, study_id: int) -> StudyCandidates:
             if d is not None:
                 decisions[int(c.id)] = d
     else:
-        from core.tasks.emboli.truth import ACCEPT, REJECT, decision_reach_mm
+        from core.tasks.emboli.truth import decision_points, decisions_by_candidate
 
-        points = [a for a in project.annotations(study_id, kind="point")
-                  if a.value in (ACCEPT, REJECT) and a.frame is not None]
+        points = decision_points(project, study_id)
         if points and cands:
-            sp = _emboli_spacing(study)
-            reach = decision_reach_mm(sp)
             centres = np.array([c.center for c in cands], float).reshape(-1, 3)
-            for a in points:
-                at = np.array([a.frame, a.geometry.row, a.geometry.col], float)
-                d = np.sqrt((((centres - at) * sp) ** 2).sum(axis=1))
-                k = int(np.argmin(d))
-                if d[k] <= reach:
-                    decisions[int(cands[k].id)] = (a.id, a.value)
+            got = decisions_by_candidate(points, centres, _emboli_spacing(study))
+            decisions = {int(cands[k].id): d for k, d in got.items()}
     return StudyCandidates(name, study, by_id, decisions)
 
 
@@ -309,15 +302,12 @@ def store_candidate_decision(project, task_name: str, study_id: int, cid: int, v
             project.update_annotation(dec[0], value=value)
         return "changed"
     if sc.task == "emboli":
-        from core.tasks.emboli.truth import decision_reach_mm
+        from core.tasks.emboli.truth import decision_place
 
-        z, y, x = (float(v) for v in c.center)
-        frame = int(round(z))
-        sp = _emboli_spacing(sc.study)
-        off = abs(z - frame) * float(sp[0])
-        if off > decision_reach_mm(sp):
-            raise ValueError(f"candidate {cid} lies {off:.1f} mm between two planes: its "
-                             "decision cannot be stored on a plane near enough to it")
+        try:
+            frame, y, x = decision_place(c.center, _emboli_spacing(sc.study))
+        except ValueError as exc:
+            raise ValueError(f"candidate {cid}: {exc}") from None
         geometry = Point(y, x)
     else:
         frame = int(c.frame)

@@ -35,7 +35,7 @@ def evaluated_runs(project, experiment_id: int) -> list[tuple[str, object]]:
         runs = planned_runs(project, experiment_id)
         got = [(run_name(spec, exp.kind), runs.get(spec.key)) for spec in specs]
     else:
-        got = list({project.run(r).depth: project.run(r) for r in sorted(exp.runs)}.items())
+        got = list({run.depth: run for run in map(project.run, sorted(exp.runs))}.items())
     return [(name, run) for name, run in got
             if run is not None and "test" in (run.metrics or {})]
 

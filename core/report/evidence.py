@@ -152,7 +152,7 @@ def froc_pairs(project, experiment_id: int, alpha: float = 0.05, n_boot: int = 2
     """Paired subject-bootstrap comparisons of every two evaluated runs' sensitivity at
     the task's operating point (diff = run i − run j); None with fewer than two runs."""
     from core.experiments.results import froc_inputs
-    from core.stats.froc_compare import compare_froc_at
+    from core.stats.froc_compare import compare_froc_at, operating_point_text
 
     results, options = froc_inputs(project, experiment_id)
     if len(results) < 2:
@@ -161,9 +161,7 @@ def froc_pairs(project, experiment_id: int, alpha: float = 0.05, n_boot: int = 2
     first = results[names[0]]
     kw = {k: first[k] for k in ("lesions", "images", "groups")}
     rates = options["fp_rate"]
-    unit = first.get("fp_unit", "image")
-    point = (f"sensitivity at {rates[0]:g} FPs per {unit}" if len(rates) == 1 else
-             f"mean sensitivity at {', '.join(f'{r:g}' for r in rates)} FPs per {unit}")
+    point = operating_point_text(rates, first.get("fp_unit", "image"))
     table = PairTable("paired bootstrap over subjects", point, names)
     for a in range(len(names)):
         for b in range(a + 1, len(names)):

@@ -86,6 +86,14 @@ class Detections:
                          f"lesion_ids, image_ids[, ignore]), got {type(d).__name__}")
 
 
+def operating_point_text(rates: Sequence[float], unit: str = "image") -> str:
+    """"sensitivity at 3 FPs per volume", or "mean sensitivity at 0.125, …, 8 FPs per
+    frame" for several rates (what :func:`compare_froc_at` compares)."""
+    if len(rates) == 1:
+        return f"sensitivity at {rates[0]:g} FPs per {unit}"
+    return f"mean sensitivity at {', '.join(f'{r:g}' for r in rates)} FPs per {unit}"
+
+
 def _num(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 

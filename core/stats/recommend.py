@@ -58,7 +58,7 @@ from core.stats._checks import check_alpha, check_scores
 from core.stats.agreement import paired_wilcoxon
 from core.stats.compare import paired_delong
 from core.stats.delong import delong_ci
-from core.stats.froc_compare import Detections, compare_froc_at
+from core.stats.froc_compare import Detections, compare_froc_at, operating_point_text
 
 __all__ = ["DEFAULT_MARGINS", "DEPTH_ORDER", "DepthRow", "Evidence", "Recommendation",
            "recommend_depth"]
@@ -263,9 +263,7 @@ def _compare(kind: str, results: Mapping[str, Any], order: list[str], alpha: flo
             rows.append(row)
         rates = plain[order[0]].fp_rates
         unit = (common.get("fp_unit") if isinstance(common, Mapping) else None) or kw["per"]
-        point = (f"sensitivity at {rates[0]:g} FPs per {unit}" if len(rates) == 1 else
-                 f"mean sensitivity at {', '.join(f'{r:g}' for r in rates)} FPs per "
-                 f"{unit}")
+        point = operating_point_text(rates, unit)
         return best, margin, rows, "paired bootstrap over subjects", point
     errors = _aligned(results, "errors")
     values = {d: float(errors[d].mean()) for d in order}

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from cimt_cases import ridge_output
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox
@@ -82,27 +83,14 @@ def _click(qtbot, w, row, col):
                      pos=w.canvas.viewport_of(row, col).toPoint())
 
 
-def _ridge_output(ws, params=None, li_row: float = 160.0, ma_row: float = 175.0):
+def _ridge_output(ws, params=None):
     """An ROI on the open frame and model output from a map with flat LI / MA ridges,
     its snakes converged with ``params`` (default: the defaults)."""
-    from app.workspaces.cimt.maps import RoiOutput
     from core.store.geometry import Box
-    from core.tasks.cimt.predict import boundaries
 
     ws.project.add_annotation(ws.study.id, "roi", Box(140, 60, 200, 140), frame=0)
     ws.reload()
-    ann = ws.frame_rois()[0]
-    r0, c0, r1, c1 = ws.box_of(ann)
-    rows = np.arange(r0, r1, dtype=float)[:, None] * np.ones((1, c1 - c0))
-    li = np.exp(-0.5 * ((rows - li_row) / 2.0) ** 2)
-    ma = np.exp(-0.5 * ((rows - ma_row) / 2.0) ** 2)
-    probs = np.stack([np.clip(1 - li - ma, 0.01, 1), li, ma]).astype(np.float32)
-    probs /= probs.sum(axis=0, keepdims=True)
-    ws._results[ann.id] = RoiOutput(boundaries(probs, (r0, c0, r1, c1),
-                                               params=params,
-                                               spacing=ws.spacing_of((r0, c0, r1, c1))))
-    ws._show_results()
-    return ann
+    return ridge_output(ws, params=params)
 
 
 def _drag_snake(qtbot, ws, col: int = 100, down: float = 6.0) -> tuple[float, float]:

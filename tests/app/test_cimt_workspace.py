@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cimt_cases import ridge_output
 from PySide6.QtCore import Qt
 
 
@@ -107,31 +108,13 @@ def test_trace_li_with_keys_and_clicks(qtbot, ws, carotid):
     assert len(project.annotations(study.id, kind="polyline")[0].geometry.points) == 4
 
 
-def _ridge_output(ws, li_row: float, ma_row: float):
-    """Model output for the open frame's first ROI from a map with flat LI / MA ridges."""
-    from app.workspaces.cimt.maps import RoiOutput
-    from core.tasks.cimt.predict import boundaries
-
-    ann = ws.frame_rois()[0]
-    r0, c0, r1, c1 = ws.box_of(ann)
-    rows = np.arange(r0, r1, dtype=float)[:, None] * np.ones((1, c1 - c0))
-    li = np.exp(-0.5 * ((rows - li_row) / 2.0) ** 2)
-    ma = np.exp(-0.5 * ((rows - ma_row) / 2.0) ** 2)
-    probs = np.stack([np.clip(1 - li - ma, 0.01, 1), li, ma]).astype(np.float32)
-    probs /= probs.sum(axis=0, keepdims=True)
-    ws._results[ann.id] = RoiOutput(boundaries(probs, (r0, c0, r1, c1),
-                                               spacing=ws.spacing_of((r0, c0, r1, c1))))
-    ws._show_results()
-    return ann
-
-
 def test_drag_snake_point_reconverges_and_is_saved(qtbot, ws, carotid):
     project, study, _ = carotid
     from core.store.geometry import Box
 
     project.add_annotation(study.id, "roi", Box(140, 60, 200, 140), frame=0)
     ws.reload()
-    ann = _ridge_output(ws, 160.0, 175.0)
+    ann = ridge_output(ws, 160.0, 175.0)
     before = ws._results[ann.id].snake("LI").copy()
     np.testing.assert_allclose(before[:, 0], 160, atol=1.0)  # converged on the ridge
     assert "mm" not in ws.info.text() and "px" in ws.info.text()  # no spacing: pixels
@@ -163,7 +146,7 @@ def test_imt_in_pixels_until_calibrated(qtbot, ws, carotid):
 
     project.add_annotation(study.id, "roi", Box(140, 60, 200, 140), frame=0)
     ws.reload()
-    _ridge_output(ws, 160.0, 175.0)
+    ridge_output(ws, 160.0, 175.0)
     assert "px — in pixels: no spacing, calibrate" in ws.info.text()
     text = ws.roi_table.item(0, 2).text()
     assert text.endswith(" px") and float(text[:-3]) == pytest.approx(15, abs=1)

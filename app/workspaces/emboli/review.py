@@ -4,8 +4,10 @@ A decision (A accept / R reject) is an annotation of kind ``point`` at the candi
 centre (the plane, rounded, as the frame; ``Point(row, col)``) with value ``"embolus"``
 or ``"not embolus"`` (:mod:`core.tasks.emboli.truth`), so it survives the generator
 being run again; Backspace removes it and the marks decide again. A decision belongs to
-the candidate whose centre is nearest it within :func:`decision_reach_mm` (the rule of
-:func:`core.tasks.emboli.truth.candidate_truth`). Every decision is written at once and
+the candidate whose centre is nearest it within
+:func:`~core.tasks.emboli.truth.decision_reach_mm`
+(:func:`~core.tasks.emboli.truth.decisions_by_candidate`, the rule of
+:func:`~core.tasks.emboli.truth.candidate_truth`). Every decision is written at once and
 is one undo step.
 
 The scores are the positive-class probabilities of the newest run that scored the open
@@ -21,27 +23,17 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidgetItem
 
 from core.store.geometry import Point
-from core.tasks.emboli.truth import ACCEPT, REJECT, decision_reach_mm
+from core.tasks.emboli.truth import (
+    ACCEPT,
+    REJECT,
+    decision_place,
+    decisions_by_candidate,
+)
 
 from ...widgets.volume_slices import equivalent_radius_mm
 
 QUEUE_SHOWN = 200
 _ID = Qt.ItemDataRole.UserRole
-
-
-def decisions_by_candidate(truth, centres_zyx: np.ndarray, spacing_mm) -> dict[int, tuple]:
-    """{candidate position: (annotation id, value)}: each decision of ``truth`` on the
-    candidate nearest it, when within :func:`decision_reach_mm`; a later one wins."""
-    out: dict[int, tuple] = {}
-    if not len(centres_zyx):
-        return out
-    sp = np.asarray(spacing_mm, float)
-    for ann_id, c, value in truth.decisions:
-        d = np.sqrt((((centres_zyx - c) * sp) ** 2).sum(axis=1))
-        k = int(np.argmin(d))
-        if d[k] <= decision_reach_mm(sp):
-            out[k] = (ann_id, value)
-    return out
 
 
 class ReviewMixin:
@@ -62,7 +54,7 @@ class ReviewMixin:
         from core.tasks.emboli.truth import volume_truth
 
         self._truth = volume_truth(self.project, self.study, self.geometry)
-        self._decisions = decisions_by_candidate(self._truth, self._centres,
+        self._decisions = decisions_by_candidate(self._truth.decisions, self._centres,
                                                  self.geometry.spacing_mm)
 
     def decision_of(self, cid: int) -> tuple | None:
@@ -195,15 +187,12 @@ class ReviewMixin:
             self._say("no decision to forget on this candidate")
             return
         if dec is None:
-            z, y, x = c.center
-            plane = int(round(z))
-            off = abs(z - plane) * self.geometry.spacing_mm[0]
-            if off > decision_reach_mm(self.geometry.spacing_mm):
-                self._say(f"candidate {c.id} lies {off:.1f} mm between two planes: its "
-                          "decision cannot be stored on a plane near enough to it")
+            try:
+                plane, y, x = decision_place(c.center, self.geometry.spacing_mm)
+            except ValueError as exc:
+                self._say(f"candidate {c.id}: {exc}")
                 return
-            self.history.add(self.study.id, "point", Point(float(y), float(x)), frame=plane,
-                             value=value)
+            self.history.add(self.study.id, "point", Point(y, x), frame=plane, value=value)
         elif value is None:
             self.history.delete(dec[0])
         elif dec[1] != value:

@@ -60,17 +60,59 @@ def volume_truth(project, study, geometry) -> VolumeTruth:
                     and a.geometry.array.shape == vol.shape[1:]:
                 vol[a.frame] = a.geometry.array
         t.components, t.n_components = ndimage.label(vol, structure=np.ones((3, 3, 3)))
-    for a in project.annotations(study.id, kind="point"):
-        if a.value in (ACCEPT, REJECT) and a.frame is not None:
-            t.decisions.append((a.id, np.array([a.frame, a.geometry.row, a.geometry.col],
-                                               float), a.value))
+    t.decisions = decision_points(project, study.id)
     return t
+
+
+def decision_points(project, study_id: int) -> list[tuple[int, np.ndarray, str]]:
+    """The expert's accept / reject decisions on a CT study, in the order stored:
+    (annotation id, (plane, row, col), value)."""
+    return [(a.id, np.array([a.frame, a.geometry.row, a.geometry.col], float), a.value)
+            for a in project.annotations(study_id, kind="point")
+            if a.value in (ACCEPT, REJECT) and a.frame is not None]
 
 
 def decision_reach_mm(spacing_mm) -> float:
     """How far (mm) a decision may lie from its candidate's centre: it is stored on the
     candidate's plane rounded, so up to half a plane off (at least 1 mm)."""
     return max(1.0, 0.5 * float(spacing_mm[0]) + 0.1)
+
+
+def decisions_by_candidate(decisions, centres_zyx: np.ndarray, spacing_mm
+                           ) -> dict[int, tuple[int, str]]:
+    """{candidate position: (annotation id, value)}: each of ``decisions`` (as
+    :func:`decision_points` gives them) on the candidate nearest it, when within
+    :func:`decision_reach_mm`; a later one wins (the rule of :func:`candidate_truth`)."""
+    out: dict[int, tuple[int, str]] = {}
+    centres = np.asarray(centres_zyx, float).reshape(-1, 3)
+    if not len(centres):
+        return out
+    sp = np.asarray(spacing_mm, float)
+    reach = decision_reach_mm(sp)
+    for ann_id, c, value in decisions:
+        d = np.sqrt((((centres - c) * sp) ** 2).sum(axis=1))
+        k = int(np.argmin(d))
+        if d[k] <= reach:
+            out[k] = (ann_id, value)
+    return out
+
+
+def decision_place(center_zyx, spacing_mm) -> tuple[int, float, float]:
+    """(plane, row, col) where a decision on a candidate centred at ``center_zyx`` is
+    stored: its plane rounded.
+
+    Raises
+    ------
+    ValueError
+        The centre lies too far between two planes for a decision there to reach it.
+    """
+    z, y, x = (float(v) for v in center_zyx)
+    plane = int(round(z))
+    off = abs(z - plane) * float(spacing_mm[0])
+    if off > decision_reach_mm(spacing_mm):
+        raise ValueError(f"it lies {off:.1f} mm between two planes: its decision cannot "
+                         "be stored on a plane near enough to it")
+    return plane, y, x
 
 
 def candidate_truth(truth: VolumeTruth, centers_vox: np.ndarray, spacing_mm,
